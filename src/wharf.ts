@@ -21,6 +21,7 @@ import { Logger } from './core/logger.js';
 import { loadOrCreateTls } from './core/tls.js';
 import type { TlsMaterial } from './core/tls.js';
 import { services as serviceFactories } from './services.js';
+import type { DnsLookup } from './dns/lookup.js';
 import type { BoundAddress, Service } from './service.js';
 import { openStore } from './store/open.js';
 import type { Store } from './store/store.js';
@@ -43,6 +44,11 @@ export class Wharf {
   /** Identifies this process among the nodes sharing a store (queue leases, POP3 locks). */
   readonly nodeId = `${osHostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   readonly throttle: LoginThrottle;
+  /**
+   * How this instance looks up MX records and host addresses (the mail queue, the proxy).
+   * Set by the DNS module when the instance starts its resolver; tests may set a fake first.
+   */
+  dnsLookup: DnsLookup | undefined;
   private storeValue: Store | undefined;
   private tlsValue: TlsMaterial | undefined;
   private authValue: Authenticator | undefined;
