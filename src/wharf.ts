@@ -20,7 +20,7 @@ import { IdGenerator } from './core/ids.js';
 import { Logger } from './core/logger.js';
 import { loadOrCreateTls } from './core/tls.js';
 import type { TlsMaterial } from './core/tls.js';
-import { services as serviceFactories } from './services.js';
+import { services as serviceModules } from './services.js';
 import type { DnsLookup } from './dns/lookup.js';
 import type { BoundAddress, Service } from './service.js';
 import { openStore } from './store/open.js';
@@ -134,7 +134,10 @@ export class Wharf {
     try {
       await this.open();
       this.tlsValue = await loadOrCreateTls({ certFile: this.config.tls.cert || undefined, keyFile: this.config.tls.key || undefined, dataDir: this.dataDir, hostname: this.config.hostname });
-      for (const factory of serviceFactories) {
+      const sections = this.config as unknown as Record<string, { enabled?: unknown }>;
+      for (const mod of serviceModules) {
+        if (!mod.sections.some((s) => sections[s]?.enabled === true)) continue;
+        const factory = await mod.load();
         const made = await factory(this);
         for (const svc of made === null ? [] : Array.isArray(made) ? made : [made]) {
           const bound = await svc.start();

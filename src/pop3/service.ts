@@ -1,4 +1,11 @@
-// The POP3 and POP3S service(s) of an instance: a factory reading the instance's config.
-import type { ServiceFactory } from '../service.js';
+// The POP3 service(s) of an instance: `pop3` (RFC 1939, STLS) and `pop3s` (implicit TLS), each
+// when enabled in the config.
+import type { Service, ServiceFactory } from '../service.js';
+import { Pop3Server } from './server.js';
 
-export const pop3Services: ServiceFactory = () => null;
+export const pop3Services: ServiceFactory = (wharf) => {
+  const out: Service[] = [];
+  if (wharf.config.pop3.enabled) out.push(new Pop3Server(wharf, 'pop3'));
+  if (wharf.config.pop3s.enabled) out.push(new Pop3Server(wharf, 'pop3s'));
+  return out;
+};
