@@ -83,3 +83,7 @@ export interface MessageMeta {
   /** Why this does not look like an RFC 5322 message, or null when it does. */
   problem: string | null;
 }
+
+// The implementation: an incremental parser (any chunking, flat memory) and a one-shot helper.
+export { createMetaParser, messageMeta, envelopeOf } from './meta-parser.js';
+export type { MetaParser } from './meta-parser.js';
