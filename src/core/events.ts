@@ -35,6 +35,8 @@ export interface DnsTraceEvent {
   serverName?: string;
   qname: string;
   qtype: string;
+  /** The zone the server was asked as an authority for ("." root, "edu." TLD, …), when known. */
+  zone?: string;
   /** What came back. */
   outcome: 'referral' | 'answer' | 'nxdomain' | 'nodata' | 'cname' | 'error' | 'timeout' | 'refused' | 'cache';
   detail?: string;
