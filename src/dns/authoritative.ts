@@ -150,6 +150,16 @@ export class ZoneSet {
     }
   }
 
+  /** A set of already-indexed zones (the server swaps one reloaded zone in without re-indexing the rest). */
+  static fromZones(zones: readonly Zone[]): ZoneSet {
+    const set = new ZoneSet([]);
+    for (const zone of zones) {
+      if (set.byKey.has(zone.key)) throw new WharfError('WHARF_ZONE_INVALID', `zone ${zone.origin} is loaded twice`);
+      set.byKey.set(zone.key, zone);
+    }
+    return set;
+  }
+
   /** The zone whose origin is the closest ancestor of (or equal to) `qname`. */
   find(qname: string): Zone | undefined {
     let keys: string[];

@@ -1,9 +1,10 @@
 // Every CLI command, by name. Protocol modules contribute theirs from src/<module>/cli.ts.
 import { dnsCommands } from '../../dns/cli.js';
+import { resolverCommands } from '../../dns/resolver/cli.js';
 import { mailCommands } from '../../mail/cli.js';
 import { smtpCommands } from '../../smtp/cli.js';
 import type { Command } from '../context.js';
 import { adminCommands } from './admin.js';
 import { startCommand } from './start.js';
 
-export const commands: Command[] = [startCommand, ...adminCommands, ...mailCommands, ...smtpCommands, ...dnsCommands];
+export const commands: Command[] = [startCommand, ...adminCommands, ...mailCommands, ...smtpCommands, ...dnsCommands, ...resolverCommands];

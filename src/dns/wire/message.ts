@@ -216,7 +216,9 @@ export function decode(input: Uint8Array): Message {
         continue;
       }
       const typeStr = typeName(type);
-      const data = readRData(buf, typeStr, pos, rdlen);
+      // RFC 2136 §2.4.2/§2.5.2: UPDATE uses class ANY/NONE records with empty RDATA
+      // ("delete an RRset", "RRset exists"); any type may then carry no RDATA.
+      const data = rdlen === 0 && (klass === 255 || klass === 254) ? { rdata: new Uint8Array(0) } : readRData(buf, typeStr, pos, rdlen);
       pos += rdlen;
       // RFC 2181 §8: a TTL with the most significant bit set is treated as zero.
       out.push({ name: n.name, type: typeStr, class: className(klass), ttl: ttlRaw > 0x7fffffff ? 0 : ttlRaw, data });

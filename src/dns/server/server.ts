@@ -1,0 +1,340 @@
+// The DNS server's message handling, transport-free: bytes of one request and who sent it in,
+// bytes of the response message(s) out (none = drop). udp.ts and tcp.ts move the bytes.
+//
+// Invariants
+//  - Never throws and never answers a response (QR=1): reflection loops are impossible.
+//  - Under 12 octets (no header) the packet is dropped; anything else that does not decode gets
+//    a header-only FORMERR (RFC 1035 §4.1.1) with the id and opcode copied.
+//  - A TSIG-signed request is verified before anything else (RFC 8945 §5.2); its response is
+//    signed; BADKEY/BADSIG answers are unsigned, BADTIME answers signed.
+//  - QUERY: answered from our zones (authoritative.ts); otherwise, with RD=1 from a client in
+//    dns.recursion.allow and recursion on, by the resolver; otherwise REFUSED (RA clear when the
+//    client may not recurse).
+//  - AXFR/IXFR only over TCP, only to dns.secondaries or with a valid TSIG (RFC 5936 §6).
+//  - UPDATE only with a valid TSIG (RFC 2136 §3.3 leaves the policy local; ours is TSIG only),
+//    one update at a time per zone, written to the store before the answer.
+//  - UDP responses fit 512 octets or the EDNS size (TC set when answer data was cut).
+import { answerQuery } from '../authoritative.js';
+import type { AnswerOptions } from '../authoritative.js';
+import { Zone } from '../authoritative.js';
+import { describeError } from '../../core/errors.js';
+import { Transcript } from '../../core/events.js';
+import type { EventBus } from '../../core/events.js';
+import type { Logger } from '../../core/logger.js';
+import { formatPeer } from '../../core/net.js';
+import { DnsWireError } from '../wire/errors.js';
+import { decode, encode, MAX_MESSAGE } from '../wire/message.js';
+import { maxUdpPayload, responseEdns } from '../wire/edns.js';
+import { canonicalName } from '../wire/name.js';
+import { OPCODE, RCODE, emptyFlags } from '../wire/types.js';
+import type { Message } from '../wire/types.js';
+import type { AddressList } from './acl.js';
+import { transferMessages } from './axfr.js';
+import { TSIG_ERROR, findTsig, signMessage, timeOther, tsigLength, verifyTsig } from './tsig.js';
+import type { TsigKey, TsigRecord } from './tsig.js';
+import { applyUpdate } from './update.js';
+import type { ZoneRegistry } from './zones.js';
+import type { ResourceRecord } from '../wire/types.js';
+
+/** What the server needs of the resolver (src/dns/resolver/). */
+export interface Recursor {
+  answer(query: Message): Promise<Message>;
+}
+
+export interface Peer {
+  address: string;
+  port: number;
+  transport: 'udp' | 'tcp';
+}
+
+export interface DnsServerOptions {
+  zones: ZoneRegistry;
+  logger: Logger;
+  recursion?: { enabled: boolean; allow: AddressList; resolver?: Recursor | undefined };
+  tsigKeys?: ReadonlyMap<string, TsigKey>;
+  /** Whether a client address may AXFR without TSIG (dns.secondaries). */
+  transferAllowed?: (address: string) => boolean;
+  /** Persists an updated zone (store.putZone); the registry is updated by the server after. */
+  saveZone?: (origin: string, records: ResourceRecord[]) => Promise<void>;
+  /** Our advertised EDNS UDP size. */
+  udpSize?: number;
+  /** Largest message of a zone transfer (default axfr.ts). */
+  transferMessageSize?: number;
+  now?: () => number;
+  /** Transcript events (C: the question, S: the outcome) when someone listens. */
+  bus?: EventBus;
+}
+
+export interface DnsServerStats {
+  queries: number;
+  dropped: number;
+  formerr: number;
+  refused: number;
+  recursive: number;
+  transfers: number;
+  updates: number;
+  tsigFailures: number;
+  truncated: number;
+  errors: number;
+}
+
+interface Signing {
+  key: TsigKey;
+  requestMac: Buffer;
+  tsig: TsigRecord;
+}
+
+export class DnsServer {
+  readonly stats: DnsServerStats = { queries: 0, dropped: 0, formerr: 0, refused: 0, recursive: 0, transfers: 0, updates: 0, tsigFailures: 0, truncated: 0, errors: 0 };
+  private readonly updateLocks = new Map<string, Promise<unknown>>();
+
+  constructor(private readonly opts: DnsServerOptions) {}
+
+  /** Handles one request; resolves the response message(s) to send, [] to send nothing. */
+  async handle(buf: Buffer, peer: Peer): Promise<Buffer[]> {
+    try {
+      const out = await this.process(buf, peer);
+      if (this.opts.bus && this.opts.bus.listenerCount('transcript') > 0) this.transcript(buf, out, peer);
+      return out;
+    } catch (err) {
+      this.stats.errors++;
+      this.opts.logger.error('dns request failed', { client: peer.address, err: describeError(err) });
+      try {
+        return [headerOnly(buf, RCODE.SERVFAIL)];
+      } catch {
+        return [];
+      }
+    }
+  }
+
+  private async process(buf: Buffer, peer: Peer): Promise<Buffer[]> {
+    this.stats.queries++;
+    // RFC 1035 §4.1.1: no header, nothing to answer; QR=1 is a response, never answered.
+    if (buf.length < 12 || (buf[2]! & 0x80) !== 0) {
+      this.stats.dropped++;
+      return [];
+    }
+    let query: Message;
+    let tsig: TsigRecord | null;
+    try {
+      query = decode(buf);
+      tsig = findTsig(buf);
+    } catch (err) {
+      if (!(err instanceof DnsWireError)) throw err;
+      this.stats.formerr++;
+      return [headerOnly(buf, RCODE.FORMERR)];
+    }
+    if (tsig) query.additionals = query.additionals.filter((r) => r.type.toUpperCase() !== 'TSIG');
+
+    let signing: Signing | undefined;
+    if (tsig) {
+      const keys = this.opts.tsigKeys ?? new Map<string, TsigKey>();
+      const nowSec = Math.floor((this.opts.now?.() ?? Date.now()) / 1000);
+      let v;
+      try {
+        v = verifyTsig(buf, tsig, keys, nowSec);
+      } catch (err) {
+        if (!(err instanceof DnsWireError)) throw err;
+        this.stats.formerr++;
+        return [headerOnly(buf, RCODE.FORMERR)];
+      }
+      if (!v.ok) {
+        this.stats.tsigFailures++;
+        this.opts.logger.warn('TSIG verification failed', { client: peer.address, key: tsig.keyName, error: v.error });
+        const res = this.encodeOne(reply(query, RCODE.NOTAUTH), peer, query);
+        if (v.error === TSIG_ERROR.BADTIME && v.key) {
+          // RFC 8945 §5.2.3: signed, the client's time, our time in Other Data.
+          return [signMessage(res, { key: v.key, requestMac: tsig.mac, timeSigned: tsig.timeSigned, fudge: tsig.fudge, error: v.error, other: timeOther(nowSec) }).buf];
+        }
+        // §5.3.2: BADKEY/BADSIG are unsigned.
+        const pseudo: TsigKey = { name: tsig.keyName, algorithm: tsig.algorithm, secret: Buffer.alloc(0) };
+        return [signMessage(res, { key: pseudo, unsigned: true, timeSigned: tsig.timeSigned, fudge: tsig.fudge, error: v.error }).buf];
+      }
+      signing = { key: v.key, requestMac: tsig.mac, tsig };
+    }
+
+    const out = await this.dispatch(query, peer, signing);
+    if (Array.isArray(out)) return out;
+    return [this.finish(out, peer, query, signing)];
+  }
+
+  private async dispatch(query: Message, peer: Peer, signing: Signing | undefined): Promise<Message | Buffer[]> {
+    const op = query.flags.opcode;
+    if (op === OPCODE.UPDATE) return this.update(query, peer, signing);
+    const mayRecurse = !!this.opts.recursion?.enabled && !!this.opts.recursion.resolver && this.opts.recursion.allow.has(peer.address);
+    const answerOpts: AnswerOptions = { recursionAvailable: mayRecurse, ...(this.opts.udpSize ? { udpSize: this.opts.udpSize } : {}) };
+    if (op === OPCODE.QUERY && query.questions.length === 1) {
+      const qtype = query.questions[0]!.type.toUpperCase();
+      if (qtype === 'AXFR' || qtype === 'IXFR') {
+        const t = this.transfer(query, peer, signing);
+        if (t) return t;
+      }
+    }
+    const res = answerQuery(query, this.opts.zones.set, answerOpts);
+    if (res) return res;
+    if (query.flags.qr) return []; // never reached (dropped earlier); kept for safety
+    if (mayRecurse && query.flags.rd) {
+      this.stats.recursive++;
+      try {
+        const r = await this.opts.recursion!.resolver!.answer(query);
+        return { ...r, id: query.id, flags: { ...r.flags, qr: true, rd: query.flags.rd, ra: true } };
+      } catch (err) {
+        this.opts.logger.warn('recursion failed', { client: peer.address, err: describeError(err) });
+        return reply(query, RCODE.SERVFAIL, true);
+      }
+    }
+    this.stats.refused++;
+    return reply(query, RCODE.REFUSED, mayRecurse);
+  }
+
+  /** AXFR/IXFR (RFC 5936, RFC 1995); undefined lets answerQuery refuse it. */
+  private transfer(query: Message, peer: Peer, signing: Signing | undefined): Message | Buffer[] | undefined {
+    const q = query.questions[0]!;
+    const zone = this.opts.zones.get(q.name);
+    const allowed = !!signing || !!this.opts.transferAllowed?.(peer.address);
+    if (!zone || canonicalName(zone.origin) !== canonicalName(q.name)) {
+      return this.opts.zones.set.find(q.name) ? reply(query, RCODE.NOTAUTH) : undefined;
+    }
+    if (!allowed) {
+      this.stats.refused++;
+      return reply(query, RCODE.REFUSED);
+    }
+    const ixfr = q.type.toUpperCase() === 'IXFR';
+    if (peer.transport === 'udp') {
+      // RFC 1995 §2: an IXFR over UDP that does not fit gets our SOA alone (go to TCP).
+      if (!ixfr) return reply(query, RCODE.REFUSED); // RFC 5936 §4.2: AXFR is TCP only
+      const r = reply(query, RCODE.NOERROR);
+      r.flags.aa = true;
+      r.answers.push(zone.records.find((x) => x.type.toUpperCase() === 'SOA')!);
+      return r;
+    }
+    this.stats.transfers++;
+    const budget = Math.min(this.opts.transferMessageSize ?? 16_384, MAX_MESSAGE - (signing ? tsigLength(signing.key) : 0));
+    const msgs = transferMessages(query, zone.records, budget);
+    const out: Buffer[] = [];
+    let prior: Buffer | undefined;
+    for (const m of msgs) {
+      const buf = encode(m).buf;
+      if (!signing) { out.push(buf); continue; }
+      // RFC 8945 §5.3.1: the first signed as an answer, then prior MAC + message + timers.
+      const s = prior ? signMessage(buf, { key: signing.key, priorMac: prior, fudge: signing.tsig.fudge }) : signMessage(buf, { key: signing.key, requestMac: signing.requestMac, fudge: signing.tsig.fudge });
+      prior = s.mac;
+      out.push(s.buf);
+    }
+    this.opts.logger.info('zone transfer', { zone: zone.origin, client: peer.address, messages: out.length, records: zone.records.length + 1, tsig: signing?.key.name ?? null });
+    return out;
+  }
+
+  /** RFC 2136 UPDATE. */
+  private async update(query: Message, peer: Peer, signing: Signing | undefined): Promise<Message> {
+    const zoneQ = query.questions[0];
+    const res: Message = {
+      id: query.id,
+      flags: emptyFlags({ qr: true, opcode: OPCODE.UPDATE, rcode: RCODE.NOERROR }),
+      questions: query.questions.length === 1 ? [{ ...zoneQ! }] : [],
+      answers: [], authorities: [], additionals: [],
+    };
+    const fail = (rcode: number): Message => ({ ...res, flags: { ...res.flags, rcode } });
+    if (query.questions.length !== 1 || zoneQ!.type.toUpperCase() !== 'SOA') return fail(RCODE.FORMERR);
+    const zone = this.opts.zones.get(zoneQ!.name);
+    if (!zone) return fail(RCODE.NOTAUTH); // RFC 2136 §3.1.2
+    if (!signing || !this.opts.saveZone) {
+      this.stats.refused++;
+      this.opts.logger.warn('unsigned UPDATE refused', { client: peer.address, zone: zone.origin });
+      return fail(RCODE.REFUSED);
+    }
+    const k = canonicalName(zone.origin);
+    const prev = this.updateLocks.get(k) ?? Promise.resolve();
+    const run = prev.then(async (): Promise<number> => {
+      const cur = this.opts.zones.get(k);
+      if (!cur) return RCODE.NOTAUTH;
+      const r = applyUpdate(query, cur.origin, cur.records);
+      if (r.rcode !== RCODE.NOERROR || !r.records) return r.rcode;
+      try {
+        new Zone({ origin: cur.origin, records: r.records });
+      } catch (err) {
+        this.opts.logger.warn('UPDATE would make the zone invalid', { zone: cur.origin, err: describeError(err) });
+        return RCODE.REFUSED;
+      }
+      await this.opts.saveZone!(cur.origin, r.records);
+      this.opts.zones.replace(cur.origin, r.records);
+      this.stats.updates++;
+      this.opts.logger.info('zone updated', { zone: cur.origin, client: peer.address, key: signing.key.name });
+      return RCODE.NOERROR;
+    });
+    const chained = run.catch(() => {});
+    this.updateLocks.set(k, chained);
+    try {
+      return fail(await run);
+    } finally {
+      if (this.updateLocks.get(k) === chained) this.updateLocks.delete(k);
+    }
+  }
+
+  private transcript(req: Buffer, out: Buffer[], peer: Peer): void {
+    const t = new Transcript(this.opts.bus, 'dns', `dns-${peer.transport}-${this.stats.queries}`, formatPeer(peer.address, peer.port));
+    const OPS = ['QUERY', 'IQUERY', 'STATUS', 'OP3', 'NOTIFY', 'UPDATE'];
+    const RC = ['NOERROR', 'FORMERR', 'SERVFAIL', 'NXDOMAIN', 'NOTIMP', 'REFUSED', 'YXDOMAIN', 'YXRRSET', 'NXRRSET', 'NOTAUTH', 'NOTZONE'];
+    try {
+      const q = decode(req);
+      const qq = q.questions[0];
+      t.client(`${OPS[q.flags.opcode] ?? `OP${q.flags.opcode}`} ${qq ? `${qq.name} ${qq.class} ${qq.type}` : '(no question)'}${q.flags.rd ? ' +rd' : ''} id=${q.id}`);
+    } catch {
+      t.client(`(${req.length} octets that do not decode)`);
+    }
+    if (out.length === 0) { t.note('dropped'); return; }
+    try {
+      const r = decode(out[0]!);
+      const flags = (['aa', 'tc', 'rd', 'ra'] as const).filter((f) => r.flags[f]).join(' ');
+      t.server(`${RC[r.flags.rcode] ?? `RCODE${r.flags.rcode}`}${flags ? ' ' + flags : ''} answers=${r.answers.length} authority=${r.authorities.length} additional=${r.additionals.length}${out.length > 1 ? ` messages=${out.length}` : ''}`);
+    } catch {
+      t.server(`(${out[0]!.length} octets)`);
+    }
+  }
+
+  /** Encodes a response for the transport (UDP size limit) and signs it when asked. */
+  private finish(res: Message, peer: Peer, query: Message, signing: Signing | undefined): Buffer {
+    let max = peer.transport === 'udp' ? maxUdpPayload(query, this.opts.udpSize) : MAX_MESSAGE;
+    if (signing) max -= tsigLength(signing.key);
+    let enc;
+    try {
+      enc = encode(res, { maxSize: max });
+    } catch (err) {
+      this.stats.errors++;
+      this.opts.logger.error('cannot encode response', { err: describeError(err) });
+      enc = encode(reply(query, RCODE.SERVFAIL), { maxSize: max });
+    }
+    if (enc.truncated) this.stats.truncated++;
+    if (!signing) return enc.buf;
+    return signMessage(enc.buf, { key: signing.key, requestMac: signing.requestMac, fudge: signing.tsig.fudge }).buf;
+  }
+
+  private encodeOne(res: Message, peer: Peer, query: Message): Buffer {
+    return encode(res, { maxSize: peer.transport === 'udp' ? maxUdpPayload(query) - 200 : MAX_MESSAGE - 512 }).buf;
+  }
+}
+
+/** A response with the question copied and no records. */
+export function reply(query: Message, rcode: number, ra = false): Message {
+  const m: Message = {
+    id: query.id,
+    flags: emptyFlags({ qr: true, opcode: query.flags.opcode, rd: query.flags.rd, cd: query.flags.cd, ra, rcode }),
+    questions: query.questions.map((q) => ({ ...q })),
+    answers: [], authorities: [], additionals: [],
+  };
+  const edns = responseEdns(query);
+  if (edns) m.edns = edns;
+  else if (rcode > 15) m.flags.rcode = RCODE.SERVFAIL;
+  return m;
+}
+
+/** Header-only answer to a request we could not decode: id, opcode and RD copied. */
+export function headerOnly(buf: Buffer, rcode: number): Buffer {
+  const out = Buffer.alloc(12);
+  out.writeUInt16BE(buf.readUInt16BE(0), 0);
+  const opcode = (buf[2]! >> 3) & 0xf;
+  const rd = buf[2]! & 1;
+  out[2] = 0x80 | (opcode << 3) | rd;
+  out[3] = rcode & 0xf;
+  return out;
+}
