@@ -58,6 +58,7 @@ export function testConfigOverrides(opts: TestWharfOptions = {}): Record<string,
   if (!wanted.has('smtp') && !wanted.has('submission') && !wanted.has('submissions')) set['queue.enabled'] = false;
   if (opts.postgres) {
     set['store.engine'] = 'postgres';
+    set['store.pool_size'] = 4;
     set['store.schema'] = `wharf_test_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
   }
   return { ...set, ...opts.set };
@@ -90,7 +91,8 @@ export async function startTestWharf(opts: TestWharfOptions = {}): Promise<TestW
 
 async function dropSchema(url: string, schema: string): Promise<void> {
   const pg = await import('pg');
-  const client = new pg.default.Client({ connectionString: url });
+  const { withDefaultUser } = await import('../../src/store/postgres/index.js');
+  const client = new pg.default.Client({ connectionString: withDefaultUser(url) });
   await client.connect();
   try {
     await client.query(`DROP SCHEMA IF EXISTS "${schema.replace(/"/g, '""')}" CASCADE`);
