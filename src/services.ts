@@ -14,5 +14,7 @@ export const services: ServiceModule[] = [
   { sections: ['dns', 'smtp', 'submission', 'submissions', 'queue', 'proxy'], load: async () => (await import('./dns/service.js')).dnsServices },
   { sections: ['smtp', 'submission', 'submissions', 'queue'], load: async () => (await import('./smtp/service.js')).smtpServices },
   { sections: ['pop3', 'pop3s'], load: async () => (await import('./pop3/service.js')).pop3Services },
+  { sections: ['imap', 'imaps'], load: async () => (await import('./imap/service.js')).imapServices },
   { sections: ['ftp', 'ftps'], load: async () => (await import('./ftp/service.js')).ftpServices },
+  { sections: ['proxy'], load: async () => (await import('./http-proxy/service.js')).proxyServices },
 ];

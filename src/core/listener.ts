@@ -103,6 +103,9 @@ export class TcpListener {
       return;
     }
     this.track(socket);
+    // Replies are written as soon as they are ready; with Nagle a status line followed by data
+    // would wait for the client's delayed ACK (~40 ms per exchange).
+    socket.setNoDelay(true);
     const fromIp = this.perIp.get(address) ?? 0;
     if (this.sessions.size >= this.opts.maxConnections || fromIp >= this.opts.maxPerIp) {
       const why = fromIp >= this.opts.maxPerIp ? 'per-ip' : 'total';
