@@ -125,7 +125,23 @@ export class Wharf {
       defaultDomain: this.config.auth.default_domain,
       dummyCost: this.config.auth.scrypt_cost,
     });
-    this.accountsValue = new Accounts(store, { scryptCost: this.config.auth.scrypt_cost, apop: this.config.pop3.apop });
+    const dns = this.config.dns;
+    this.accountsValue = new Accounts(store, {
+      scryptCost: this.config.auth.scrypt_cost,
+      apop: this.config.pop3.apop,
+      // dns.zone_for_domains: a new mail domain gets a zone (SOA, NS, MX, A) unless it has one.
+      ...(dns.zone_for_domains
+        ? {
+            onDomainAdded: async (name: string) => {
+              const { domainZoneText } = await import('./dns/domain-zone.js');
+              const { dateSerial } = await import('./dns/zone/serial.js');
+              if (await store.getZone(`${name}.`)) return;
+              const serial = dateSerial(new Date());
+              await store.putZone(`${name}.`, domainZoneText(name, { hostname: this.config.hostname, address: dns.zone_address, serial }), serial);
+            },
+          }
+        : {}),
+    });
   }
 
   async start(): Promise<BoundAddress[]> {

@@ -47,6 +47,9 @@ export class MailboxSnapshot {
   }
 }
 
+/** Ranges up to this size are read in one call instead of streamed. */
+const SMALL_READ = 256 * 1024;
+
 /** Octets [start, end) of a stored message (prefix then blob), as chunks; memory stays flat. */
 export async function* messageChunks(blobs: BlobStore, m: StoredMessage, start = 0, end = m.size): AsyncGenerator<Buffer> {
   const prefix = m.headerPrefix;
@@ -57,6 +60,11 @@ export async function* messageChunks(blobs: BlobStore, m: StoredMessage, start =
   if (to <= prefix.length) return;
   const bStart = Math.max(0, from - prefix.length);
   const bEnd = to - prefix.length;
+  if (bEnd - bStart <= SMALL_READ) {
+    // One positioned read costs fewer thread-pool round trips than a read stream.
+    yield await blobs.read(m.blobId, bStart, bEnd);
+    return;
+  }
   for await (const chunk of blobs.stream(m.blobId, { start: bStart, end: bEnd })) {
     yield Buffer.isBuffer(chunk) ? chunk : typeof chunk === 'string' ? Buffer.from(chunk, 'latin1') : Buffer.from(chunk as Uint8Array);
   }
