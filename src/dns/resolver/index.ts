@@ -15,6 +15,7 @@
 //  - Resolution results never throw: failures are SERVFAIL resolutions. mx()/addresses() turn
 //    them into WharfErrors (src/dns/lookup.ts).
 
+import { setMaxListeners } from 'node:events';
 import net from 'node:net';
 import { WharfError } from '../../core/errors.js';
 import type { DnsTraceEvent, EventBus } from '../../core/events.js';
@@ -143,7 +144,12 @@ export class Resolver implements DnsLookup {
   private readonly inflight = new Map<string, Promise<Resolution>>();
   private readonly now: () => number;
   private readonly send: NonNullable<ResolverInternals['query']>;
-  private readonly abort = new AbortController();
+  private readonly abort = (() => {
+    const c = new AbortController();
+    // Every upstream query listens on this one signal (close() cancels them all).
+    setMaxListeners(0, c.signal);
+    return c;
+  })();
   private outstanding = 0;
   private seq = 0;
   private closed = false;

@@ -9,6 +9,7 @@
 //  - A length under 12 cannot hold a header: the connection is closed (nothing to answer).
 //  - Responses are written whole (length and message in one write), never interleaved.
 import type * as net from 'node:net';
+import { describeError } from '../../core/errors.js';
 import { TcpListener } from '../../core/listener.js';
 import type { Logger } from '../../core/logger.js';
 import { normalizeAddress } from '../../core/net.js';
@@ -27,6 +28,8 @@ export const TCP_DEFAULTS: TcpDnsOptions = { maxConnections: 500, maxPerIp: 50, 
 
 export class TcpDnsListener {
   private listener: TcpListener | null = null;
+  /** dns.workers: a listening server shared with other processes (adopt()). */
+  private shared: { server: net.Server; live: Set<net.Socket>; onConnection: (s: net.Socket) => void } | null = null;
 
   constructor(
     private readonly server: DnsServer,
@@ -47,6 +50,38 @@ export class TcpDnsListener {
     const bound = await l.start();
     this.listener = l;
     return bound;
+  }
+
+  /**
+   * Serves connections accepted on a listening server shared by several processes (dns.workers;
+   * the kernel gives each connection to one of them). The limits of TcpDnsOptions apply per
+   * process; close() stops this process accepting and leaves the others serving.
+   */
+  adopt(server: net.Server): void {
+    const live = new Set<net.Socket>();
+    const perIp = new Map<string, number>();
+    const onConnection = (socket: net.Socket): void => {
+      const ip = normalizeAddress(socket.remoteAddress ?? '');
+      const n = perIp.get(ip) ?? 0;
+      if (live.size >= this.opts.maxConnections || n >= this.opts.maxPerIp) {
+        socket.destroy();
+        return;
+      }
+      live.add(socket);
+      perIp.set(ip, n + 1);
+      socket.on('error', () => {});
+      void this.session(socket)
+        .catch((err: unknown) => this.logger.error('dns tcp session failed', { client: ip, err: describeError(err) }))
+        .finally(() => {
+          live.delete(socket);
+          const left = (perIp.get(ip) ?? 1) - 1;
+          if (left <= 0) perIp.delete(ip);
+          else perIp.set(ip, left);
+        });
+    };
+    server.on('connection', onConnection);
+    server.on('error', (err) => this.logger.error('listener error', { err: describeError(err) }));
+    this.shared = { server, live, onConnection };
   }
 
   private session(socket: net.Socket): Promise<void> {
@@ -112,6 +147,16 @@ export class TcpDnsListener {
 
   /** Stops accepting and closes connections (after `deadlineMs` at most). */
   async close(deadlineMs = 1000): Promise<void> {
+    const sh = this.shared;
+    this.shared = null;
+    if (sh) {
+      sh.server.off('connection', sh.onConnection);
+      sh.server.close();
+      // Sessions in flight get a moment to answer, then go.
+      const until = Date.now() + Math.min(deadlineMs, 500);
+      while (sh.live.size > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+      for (const s of sh.live) s.destroy();
+    }
     const l = this.listener;
     this.listener = null;
     if (l) await l.stop(deadlineMs);

@@ -42,6 +42,22 @@ export class UdpDnsListener {
     });
   }
 
+  /**
+   * Serves on a socket bound elsewhere (dns.workers: the primary's socket, shared with the
+   * worker processes; the kernel hands each datagram to one of them). close() closes only our
+   * descriptor of it.
+   */
+  adopt(sock: dgram.Socket): void {
+    sock.on('error', (err) => this.logger.warn('udp socket error', { err: describeError(err) }));
+    sock.on('message', (msg, rinfo) => this.onMessage(sock, msg, rinfo));
+    this.socket = sock;
+  }
+
+  /** The bound socket (to hand to worker processes). */
+  get boundSocket(): dgram.Socket | null {
+    return this.socket;
+  }
+
   private onMessage(sock: dgram.Socket, msg: Buffer, rinfo: dgram.RemoteInfo): void {
     // Bound the work queued by a flood: beyond this, datagrams are dropped (UDP may lose them).
     if (this.inflight >= 10_000) return;
