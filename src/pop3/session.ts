@@ -15,7 +15,8 @@ import type { Connection } from '../core/connection.js';
 import { ReplyError, WharfError, describeError, isWharfError } from '../core/errors.js';
 import type { Transcript } from '../core/events.js';
 import type { Logger } from '../core/logger.js';
-import { headAndLines, MailboxSnapshot, messageChunks } from '../mail/mailbox.js';
+import { dotStuff, dotStuffEnd, newDotStuffState } from '../core/dot-codec.js';
+import { headAndLines, MailboxSnapshot, messageChunks, readMessage } from '../mail/mailbox.js';
 import type { Store, StoredMessage } from '../store/store.js';
 import { R, err, fail, formatReply, ok } from './codes.js';
 import type { Pop3Reply } from './codes.js';
@@ -59,6 +60,8 @@ const TRANS_STATE = ['transaction'] as const;
 const ANY_STATE = ['authorization', 'transaction'] as const;
 /** Consecutive bad commands before the session is closed. */
 const MAX_ERRORS = 20;
+/** Messages up to this size are sent with their status line in one write. */
+const SMALL_MESSAGE = 64 * 1024;
 /** Failed logins in one session before it is closed. */
 const MAX_AUTH_FAILURES = 5;
 
@@ -187,6 +190,14 @@ export class Pop3Session {
     }
     const body = lines.map((l) => (l.startsWith('.') ? `.${l}` : l));
     await this.conn.write(`${formatReply(head)}\r\n${body.length ? body.join('\r\n') + '\r\n' : ''}.\r\n`);
+  }
+
+  /** A status line and a dot-stuffed block with its terminator, in one write. */
+  async replyData(head: Pop3Reply, data: Buffer): Promise<void> {
+    const line = formatReply(head);
+    this.opts.transcript?.server(line);
+    const st = newDotStuffState();
+    await this.conn.write(Buffer.concat([Buffer.from(line + '\r\n'), dotStuff(data, st), dotStuffEnd(st)]));
   }
 
   // ---- helpers for handlers -------------------------------------------------------------------
@@ -483,9 +494,15 @@ const COMMANDS: Record<string, CommandSpec> = {
       if (cmd.args.length !== 1) return R.badArgs('RETR msg');
       const m = s.message(cmd.args[0]);
       const stored = await s.stored(m.uid);
-      await s.reply(ok(`${stored.size} octets`));
+      const head = ok(`${stored.size} octets`);
+      if (stored.size <= SMALL_MESSAGE) {
+        // One write for status, message and terminator: one segment, one wake-up for the client.
+        await s.replyData(head, await readMessage(s.deps.store.blobs, stored));
+      } else {
+        await s.reply(head);
+        await s.conn.writeDotData(messageChunks(s.deps.store.blobs, stored));
+      }
       s.deps.transcript?.note(`message ${m.n} (${stored.size} octets) sent`);
-      await s.conn.writeDotData(messageChunks(s.deps.store.blobs, stored));
       s.deps.transcript?.server('.');
       s.markRetrieved(m.n);
     },
