@@ -7,7 +7,7 @@ import { playTranscript, socketPair } from '../core/testing.js';
 import type { TestClient } from '../core/testing.js';
 import { startTestWharf } from '../../test/helpers/instance.js';
 import type { TestWharf } from '../../test/helpers/instance.js';
-import { deliverRaw, sampleMessage } from '../../test/helpers/mail.js';
+import { deliverRaw, inboxUids as uidsOf, sampleMessage } from '../../test/helpers/mail.js';
 import { Pop3Session } from './session.js';
 import type { Pop3SessionOptions } from './session.js';
 
@@ -45,11 +45,7 @@ function open(over: Partial<Pop3SessionOptions> = {}, bus?: EventBus): { client:
   return { client, done: session.run(), session };
 }
 
-async function inboxUids(address: string): Promise<number[]> {
-  const a = (await t.wharf.store.getAccount(address))!;
-  const mb = (await t.wharf.store.getMailbox(a.id, 'INBOX'))!;
-  return (await t.wharf.store.listMessages(mb.id)).map((m) => m.uid);
-}
+const inboxUids = (address: string): Promise<number[]> => uidsOf(t.wharf, address);
 
 async function clearInbox(address: string): Promise<void> {
   const a = (await t.wharf.store.getAccount(address))!;

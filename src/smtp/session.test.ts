@@ -9,6 +9,7 @@ import { startTestWharf } from '../../test/helpers/instance.js';
 import type { TestWharf } from '../../test/helpers/instance.js';
 import { SmtpSession } from './session.js';
 import type { SmtpRole } from './session.js';
+import { inboxMessages } from '../../test/helpers/mail.js';
 
 let t: TestWharf;
 
@@ -33,16 +34,7 @@ function open(role: SmtpRole = 'mx'): { client: TestClient; done: Promise<void>;
   return { client, done, session };
 }
 
-async function inbox(address: string): Promise<string[]> {
-  const store = t.wharf.store;
-  const acc = (await store.getAccount(address))!;
-  const box = (await store.getMailbox(acc.id, 'INBOX'))!;
-  const list = await store.listMessages(box.id);
-  const msgs = await store.getMessages(box.id, list.map((m) => m.uid));
-  const out: string[] = [];
-  for (const m of msgs) out.push(Buffer.concat([m.headerPrefix, await store.blobs.get(m.blobId)]).toString('utf8'));
-  return out;
-}
+const inbox = (address: string): Promise<string[]> => inboxMessages(t.wharf, address);
 
 async function clearInbox(address: string): Promise<void> {
   const store = t.wharf.store;

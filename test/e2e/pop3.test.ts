@@ -10,17 +10,13 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { startTestWharf } from '../helpers/instance.js';
 import type { TestWharf } from '../helpers/instance.js';
-import { deliverRaw, sampleMessage } from '../helpers/mail.js';
+import { deliverRaw, inboxUids, sampleMessage } from '../helpers/mail.js';
 
 const run = promisify(execFile);
 const BOB = 'bob@hamburger.edu';
 let t: TestWharf;
 
-async function inbox(): Promise<number[]> {
-  const a = (await t.wharf.store.getAccount(BOB))!;
-  const mb = (await t.wharf.store.getMailbox(a.id, 'INBOX'))!;
-  return (await t.wharf.store.listMessages(mb.id)).map((m) => m.uid);
-}
+const inbox = (): Promise<number[]> => inboxUids(t.wharf, BOB);
 
 async function resetInbox(n: number): Promise<void> {
   const a = (await t.wharf.store.getAccount(BOB))!;

@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { runWharf } from '../helpers/cli.js';
 import { startTestWharf } from '../helpers/instance.js';
 import type { TestWharf } from '../helpers/instance.js';
+import { inboxMessages } from '../helpers/mail.js';
 
 let t: TestWharf;
 let dir: string;
@@ -29,16 +30,7 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function inbox(address: string): Promise<string[]> {
-  const store = t.wharf.store;
-  const acc = (await store.getAccount(address))!;
-  const box = (await store.getMailbox(acc.id, 'INBOX'))!;
-  const list = await store.listMessages(box.id);
-  const msgs = await store.getMessages(box.id, list.map((m) => m.uid));
-  const out: string[] = [];
-  for (const m of msgs) out.push(Buffer.concat([m.headerPrefix, await store.blobs.get(m.blobId)]).toString('utf8'));
-  return out;
-}
+const inbox = (address: string): Promise<string[]> => inboxMessages(t.wharf, address);
 
 describe('wharf send and wharf queue', () => {
   it('send composes multipart/mixed with an attachment, submits with AUTH; remote mail is queued', async () => {

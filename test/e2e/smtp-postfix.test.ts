@@ -15,6 +15,7 @@ import { havePostfix, POSTFIX, POSTFIX_PACKAGES, startPostfix } from '../../benc
 import type { PostfixInstance } from '../../bench/lib/postfix.js';
 import { startTestWharf } from '../helpers/instance.js';
 import type { TestWharf } from '../helpers/instance.js';
+import { inboxMessages } from '../helpers/mail.js';
 
 const SKIP = process.env.WHARF_SKIP_PEERS === '1' && !havePostfix();
 if (SKIP) console.log(`# skipping the Postfix peer tests: ${POSTFIX} is missing and WHARF_SKIP_PEERS=1`);
@@ -29,16 +30,7 @@ function py(script: string, env: Record<string, string>, input: string): Promise
   });
 }
 
-async function inbox(address: string): Promise<string[]> {
-  const store = w.wharf.store;
-  const acc = (await store.getAccount(address))!;
-  const box = (await store.getMailbox(acc.id, 'INBOX'))!;
-  const list = await store.listMessages(box.id);
-  const msgs = await store.getMessages(box.id, list.map((m) => m.uid));
-  const out: string[] = [];
-  for (const m of msgs) out.push(Buffer.concat([m.headerPrefix, await store.blobs.get(m.blobId)]).toString('utf8'));
-  return out;
-}
+const inbox = (address: string): Promise<string[]> => inboxMessages(w.wharf, address);
 
 async function waitFor<T>(what: string, fn: () => Promise<T | null | undefined | false> | T | null | undefined | false, ms = 20_000): Promise<T> {
   const end = Date.now() + ms;

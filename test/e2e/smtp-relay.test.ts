@@ -11,6 +11,7 @@ import { WharfError } from '../../src/core/errors.js';
 import type { DnsLookup } from '../../src/dns/lookup.js';
 import { startTestWharf } from '../helpers/instance.js';
 import type { TestWharf } from '../helpers/instance.js';
+import { inboxMessages, waitFor as waitForHelper } from '../helpers/mail.js';
 
 let a: TestWharf;
 let b: TestWharf;
@@ -80,26 +81,9 @@ function py(script: string, env: Record<string, string>): Promise<string> {
   });
 }
 
-async function inbox(t: TestWharf, address: string): Promise<string[]> {
-  const store = t.wharf.store;
-  const acc = (await store.getAccount(address))!;
-  const box = (await store.getMailbox(acc.id, 'INBOX'))!;
-  const list = await store.listMessages(box.id);
-  const msgs = await store.getMessages(box.id, list.map((m) => m.uid));
-  const out: string[] = [];
-  for (const m of msgs) out.push(Buffer.concat([m.headerPrefix, await store.blobs.get(m.blobId)]).toString('utf8'));
-  return out;
-}
+const inbox = (t: TestWharf, address: string): Promise<string[]> => inboxMessages(t.wharf, address);
 
-async function waitFor<T>(fn: () => Promise<T | null | undefined | false>, ms = 10_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const waitFor = <T>(fn: () => Promise<T | null | undefined | false>, ms = 10_000): Promise<T> => waitForHelper(fn, ms);
 
 async function submit(to: string[], subject: string, extra = ''): Promise<void> {
   await py(

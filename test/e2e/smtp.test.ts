@@ -6,6 +6,7 @@ import { execFile } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { startTestWharf } from '../helpers/instance.js';
 import type { TestWharf } from '../helpers/instance.js';
+import { inboxMessages, waitFor } from '../helpers/mail.js';
 
 let t: TestWharf;
 
@@ -26,26 +27,8 @@ async function py(script: string, env: Record<string, string> = {}): Promise<str
   return r.stdout;
 }
 
-async function inbox(address: string): Promise<string[]> {
-  const store = t.wharf.store;
-  const acc = (await store.getAccount(address))!;
-  const box = (await store.getMailbox(acc.id, 'INBOX'))!;
-  const list = await store.listMessages(box.id);
-  const msgs = await store.getMessages(box.id, list.map((m) => m.uid));
-  const out: string[] = [];
-  for (const m of msgs) out.push(Buffer.concat([m.headerPrefix, await store.blobs.get(m.blobId)]).toString('utf8'));
-  return out;
-}
+const inbox = (address: string): Promise<string[]> => inboxMessages(t.wharf, address);
 
-async function waitFor<T>(fn: () => Promise<T | null | undefined | false>, ms = 5000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 async function findMessage(address: string, marker: string): Promise<string> {
   return waitFor(async () => (await inbox(address)).find((m) => m.includes(marker)));
