@@ -74,8 +74,9 @@ async function deliver(ctx: CliContext, args: string[]): Promise<number> {
     }
     const result = await deliverLocal(w.store, { sender, blobId: stored.blobId, size: stored.size, meta: stored.meta }, recipients);
     if (result.unknown.length) {
-      // Removed between the check and the delivery: nothing was stored (deliverLocal is all-or-none
-      // only for the known ones), so report it as a missing user.
+      // A recipient deleted between the check above and the delivery: the others were stored in
+      // one transaction, so exit 0 (a non-zero status would make the MTA deliver them again) and
+      // name the missing one; with none delivered, it is EX_NOUSER.
       ctx.err(`wharf deliver: no such user: ${result.unknown.join(', ')}`);
       return result.delivered.length ? Exit.ok : Exit.noUser;
     }
