@@ -17,4 +17,6 @@ export const services: ServiceModule[] = [
   { sections: ['imap', 'imaps'], load: async () => (await import('./imap/service.js')).imapServices },
   { sections: ['ftp', 'ftps'], load: async () => (await import('./ftp/service.js')).ftpServices },
   { sections: ['proxy'], load: async () => (await import('./http-proxy/service.js')).proxyServices },
+  // Last: the console shows every other service of the instance.
+  { sections: ['console'], load: async () => (await import('./console/service.js')).consoleServices },
 ];

@@ -49,6 +49,12 @@ export class Wharf {
    * Set by the DNS module when the instance starts its resolver; tests may set a fake first.
    */
   dnsLookup: DnsLookup | undefined;
+  /**
+   * Read-only views services publish for the console, by name ("proxy-cache", …): each returns
+   * JSON-serialisable data describing the service's live state. Registered by a service at
+   * start, removed at stop.
+   */
+  readonly inspectors = new Map<string, () => unknown | Promise<unknown>>();
   private storeValue: Store | undefined;
   private tlsValue: TlsMaterial | undefined;
   private authValue: Authenticator | undefined;

@@ -1,5 +1,6 @@
 // Every CLI command, by name. Protocol modules contribute theirs from src/<module>/cli.ts.
 import { dnsCommands } from '../../dns/cli.js';
+import { labCommands } from '../../lab/cli.js';
 import { resolverCommands } from '../../dns/resolver/cli.js';
 import { mailCommands } from '../../mail/cli.js';
 import { smtpCommands } from '../../smtp/cli.js';
@@ -7,4 +8,4 @@ import type { Command } from '../context.js';
 import { adminCommands } from './admin.js';
 import { startCommand } from './start.js';
 
-export const commands: Command[] = [startCommand, ...adminCommands, ...mailCommands, ...smtpCommands, ...dnsCommands, ...resolverCommands];
+export const commands: Command[] = [startCommand, ...adminCommands, ...mailCommands, ...smtpCommands, ...dnsCommands, ...resolverCommands, ...labCommands];
