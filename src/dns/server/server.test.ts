@@ -116,6 +116,34 @@ describe('dns server over UDP and TCP', () => {
     assert.equal(full!.answers.length, 40);
   });
 
+  test('packet cache: a repeat gets the same bytes with its own id and case; option-carrying queries bypass it; a zone change drops it', async () => {
+    const peer = { address: '127.0.0.9', port: 5353, transport: 'udp' as const };
+    const q1 = encode({ ...query('mail.hamburger.edu.'), id: 0x1111 }).buf;
+    const q2 = encode({ ...query('mail.hamburger.edu.'), id: 0x2222 }).buf;
+    const before = f.server.cachedPackets;
+    const [a1] = await f.server.handle(q1, peer);
+    assert.equal(f.server.cachedPackets, before + 1);
+    const [a2] = await f.server.handle(q2, peer);
+    assert.equal(a2!.readUInt16BE(0), 0x2222);
+    assert.deepEqual(a2!.subarray(2), a1!.subarray(2), 'identical after the id');
+    assert.equal(f.server.cachedPackets, before + 1, 'the repeat was a hit');
+    // Another letter case is another entry, echoed as asked.
+    const [c] = await f.server.handle(encode(query('MAIL.hamburger.EDU.')).buf, peer);
+    assert.equal(decode(c!).questions[0]!.name, 'MAIL.hamburger.EDU.');
+    assert.equal(f.server.cachedPackets, before + 2);
+    // TCP and UDP are cached apart (truncation differs).
+    await f.server.handle(q1, { ...peer, transport: 'tcp' });
+    assert.equal(f.server.cachedPackets, before + 3);
+    // An EDNS option (a cookie) is not a plain query: answered, not cached.
+    const edns = { udpSize: 1232, extendedRcode: 0, version: 0, do: false, options: [{ code: 10, data: Buffer.alloc(8, 1) }] };
+    const [o] = await f.server.handle(encode(query('mail.hamburger.edu.', 'A', { edns })).buf, peer);
+    assert.equal(decode(o!).answers.length, 1);
+    assert.equal(f.server.cachedPackets, before + 3);
+    // A request with trailing garbage is never served from the cache.
+    const [g] = await f.server.handle(Buffer.concat([q1, Buffer.from([0, 0])]), peer);
+    assert.notDeepEqual(g?.subarray(2), a1!.subarray(2));
+  });
+
   test('TCP: several queries in one write, pipelined; each answered once with its id', async () => {
     const c = await TcpClient.connect(f.port);
     const ids = [11, 22, 33, 44];

@@ -14,6 +14,13 @@
 //  - UPDATE only with a valid TSIG (RFC 2136 §3.3 leaves the policy local; ours is TSIG only),
 //    one update at a time per zone, written to the store before the answer.
 //  - UDP responses fit 512 octets or the EDNS size (TC set when answer data was cut).
+//  - Packet cache: an authoritative answer to a plain query (one question, no records but an
+//    option-less OPT, no TSIG) is kept as bytes keyed by everything in the request after the id
+//    (flags, counts, the question with its exact letter case, the OPT), the transport and
+//    whether the client may recurse. A repeat is the cached bytes with the new id: the same
+//    bytes the full path would build, since an authoritative answer depends only on the zones,
+//    and the cache is dropped whenever the zone set is replaced (it is never mutated). Answers
+//    from the resolver are never kept here (they have their own TTL-aware cache).
 import { answerQuery } from '../authoritative.js';
 import type { AnswerOptions } from '../authoritative.js';
 import { Zone } from '../authoritative.js';
@@ -84,11 +91,22 @@ interface Signing {
   tsig: TsigRecord;
 }
 
+/** Most responses the packet cache keeps; when full it starts again (no per-hit bookkeeping). */
+const PACKET_CACHE_MAX = 20_000;
+
 export class DnsServer {
   readonly stats: DnsServerStats = { queries: 0, dropped: 0, formerr: 0, refused: 0, recursive: 0, transfers: 0, updates: 0, tsigFailures: 0, truncated: 0, errors: 0 };
   private readonly updateLocks = new Map<string, Promise<unknown>>();
+  private readonly packets = new Map<string, Buffer>();
+  /** The zone set the cached packets were answered from. */
+  private packetsFor: unknown = null;
 
   constructor(private readonly opts: DnsServerOptions) {}
+
+  /** Responses held by the packet cache (for tests and the console). */
+  get cachedPackets(): number {
+    return this.packetsFor === this.opts.zones.set ? this.packets.size : 0;
+  }
 
   /** Handles one request; resolves the response message(s) to send, [] to send nothing. */
   async handle(buf: Buffer, peer: Peer): Promise<Buffer[]> {
@@ -113,6 +131,21 @@ export class DnsServer {
     if (buf.length < 12 || (buf[2]! & 0x80) !== 0) {
       this.stats.dropped++;
       return [];
+    }
+    const key = this.packetKey(buf, peer);
+    if (key !== null) {
+      if (this.packetsFor !== this.opts.zones.set) {
+        this.packets.clear();
+        this.packetsFor = this.opts.zones.set;
+      }
+      const hit = this.packets.get(key);
+      if (hit) {
+        const out = Buffer.allocUnsafe(hit.length);
+        hit.copy(out);
+        out[0] = buf[0]!;
+        out[1] = buf[1]!;
+        return [out];
+      }
     }
     let query: Message;
     let tsig: TsigRecord | null;
@@ -153,12 +186,53 @@ export class DnsServer {
       signing = { key: v.key, requestMac: tsig.mac, tsig };
     }
 
-    const out = await this.dispatch(query, peer, signing);
+    const set = this.opts.zones.set;
+    const served = { authoritative: false };
+    const out = await this.dispatch(query, peer, signing, served);
     if (Array.isArray(out)) return out;
-    return [this.finish(out, peer, query, signing)];
+    const res = this.finish(out, peer, query, signing);
+    if (key !== null && served.authoritative && !signing && set === this.opts.zones.set && this.packetsFor === set) {
+      if (this.packets.size >= PACKET_CACHE_MAX) this.packets.clear();
+      this.packets.set(key, Buffer.from(res));
+    }
+    return [res];
   }
 
-  private async dispatch(query: Message, peer: Peer, signing: Signing | undefined): Promise<Message | Buffer[]> {
+  /**
+   * The packet-cache key of a plain query, or null when the request is not one: opcode QUERY,
+   * exactly one question written without compression, no answer or authority records, at most
+   * one additional record which is an OPT without options (RFC 6891 §6.1.2), nothing after it.
+   */
+  private packetKey(buf: Buffer, peer: Peer): string | null {
+    if (((buf[2]! >> 3) & 0x0f) !== OPCODE.QUERY) return null;
+    if (buf.readUInt16BE(4) !== 1 || buf.readUInt16BE(6) !== 0 || buf.readUInt16BE(8) !== 0) return null;
+    const arcount = buf.readUInt16BE(10);
+    if (arcount > 1) return null;
+    let i = 12;
+    for (;;) {
+      if (i >= buf.length) return null;
+      const len = buf[i]!;
+      if (len === 0) break;
+      if (len > 63) return null; // a compression pointer or a reserved label type
+      i += 1 + len;
+    }
+    i += 1;
+    if (i + 4 > buf.length) return null;
+    const qtype = buf.readUInt16BE(i);
+    if (qtype === 251 || qtype === 252) return null; // IXFR, AXFR
+    i += 4;
+    if (arcount === 1) {
+      // root name, TYPE 41 (OPT), class, TTL, RDLENGTH 0
+      if (i + 11 !== buf.length || buf[i] !== 0 || buf.readUInt16BE(i + 1) !== 41 || buf.readUInt16BE(i + 9) !== 0) return null;
+    } else if (i !== buf.length) {
+      return null;
+    }
+    const recursion = this.opts.recursion;
+    const mayRecurse = !!recursion?.enabled && !!recursion.resolver && recursion.allow.has(peer.address);
+    return (peer.transport === 'udp' ? 'u' : 't') + (mayRecurse ? 'r' : '-') + buf.toString('latin1', 2);
+  }
+
+  private async dispatch(query: Message, peer: Peer, signing: Signing | undefined, served: { authoritative: boolean }): Promise<Message | Buffer[]> {
     const op = query.flags.opcode;
     if (op === OPCODE.UPDATE) return this.update(query, peer, signing);
     const mayRecurse = !!this.opts.recursion?.enabled && !!this.opts.recursion.resolver && this.opts.recursion.allow.has(peer.address);
@@ -171,7 +245,10 @@ export class DnsServer {
       }
     }
     const res = answerQuery(query, this.opts.zones.set, answerOpts);
-    if (res) return res;
+    if (res) {
+      served.authoritative = true;
+      return res;
+    }
     if (query.flags.qr) return []; // never reached (dropped earlier); kept for safety
     if (mayRecurse && query.flags.rd) {
       this.stats.recursive++;
