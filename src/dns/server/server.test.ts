@@ -295,6 +295,46 @@ describe('dns server over UDP and TCP', () => {
 });
 
 describe('dns server: recursion, RRL, idle timeout', () => {
+  test('recursive answers are kept until their smallest TTL runs out, TTLs lowered by the time passed; not while traced', async () => {
+    let clock = 1_000_000;
+    let asked = 0;
+    const resolver: Recursor = {
+      answer: async (q) => {
+        asked++;
+        const r = { ...q, flags: { ...q.flags, qr: true, ra: true } };
+        r.answers = [
+          { name: q.questions[0]!.name, type: 'CNAME', class: 'IN', ttl: 600, data: { target: 'b.example.' } } as ResourceRecord,
+          { name: 'b.example.', type: 'A', class: 'IN', ttl: 30, data: { address: '192.0.2.7' } } as ResourceRecord,
+        ];
+        return r;
+      },
+    };
+    const store = memoryStore({ 'hamburger.edu.': ZONE });
+    const zones = new ZoneRegistry(store, silentLogger());
+    await zones.start();
+    const bus = new EventBus();
+    const server = new DnsServer({ zones, logger: silentLogger(), recursion: { enabled: true, allow: new AddressList(['127.0.0.0/8']), resolver }, now: () => clock, bus });
+    const peer = { address: '127.0.0.1', port: 999, transport: 'udp' as const };
+    const ask = async (id: number) => decode((await server.handle(encode({ ...query('a.example.', 'A', { rd: true }), id }).buf, peer))[0]!);
+    const first = await ask(1);
+    assert.deepEqual(first.answers.map((r) => r.ttl), [600, 30]);
+    clock += 12_500;
+    const second = await ask(2);
+    assert.equal(asked, 1, 'the repeat did not reach the resolver');
+    assert.equal(second.id, 2);
+    assert.deepEqual(second.answers.map((r) => r.ttl), [588, 18]);
+    clock += 18_000; // the A record's 30 s are over: ask the resolver again
+    await ask(3);
+    assert.equal(asked, 2);
+    // While someone watches dns-trace (the console), every lookup goes through the resolver.
+    const off = bus.on('dns-trace', () => {});
+    await ask(4);
+    await ask(5);
+    assert.equal(asked, 4);
+    off();
+    zones.stop();
+  });
+
   test('recursion goes to the resolver for allowed clients with RD=1; otherwise REFUSED', async () => {
     const asked: string[] = [];
     const resolver: Recursor = {

@@ -19,8 +19,11 @@
 //    (flags, counts, the question with its exact letter case, the OPT), the transport and
 //    whether the client may recurse. A repeat is the cached bytes with the new id: the same
 //    bytes the full path would build, since an authoritative answer depends only on the zones,
-//    and the cache is dropped whenever the zone set is replaced (it is never mutated). Answers
-//    from the resolver are never kept here (they have their own TTL-aware cache).
+//    and the cache is dropped whenever the zone set is replaced (it is never mutated).
+//  - Answers from the resolver (NOERROR/NXDOMAIN) are kept the same way until their smallest
+//    TTL runs out, and every TTL in a repeat is lowered by the seconds since (what the
+//    resolver's own cache would say); never while someone watches 'dns-trace' events (the
+//    console draws each lookup, cache hits included), never with a TTL of 0.
 import { answerQuery } from '../authoritative.js';
 import type { AnswerOptions } from '../authoritative.js';
 import { Zone } from '../authoritative.js';
@@ -98,6 +101,8 @@ export class DnsServer {
   readonly stats: DnsServerStats = { queries: 0, dropped: 0, formerr: 0, refused: 0, recursive: 0, transfers: 0, updates: 0, tsigFailures: 0, truncated: 0, errors: 0 };
   private readonly updateLocks = new Map<string, Promise<unknown>>();
   private readonly packets = new Map<string, Buffer>();
+  /** Recursive answers: bytes, where their TTLs are, and when they were stored. */
+  private readonly recursivePackets = new Map<string, RecursivePacket>();
   /** The zone set the cached packets were answered from. */
   private packetsFor: unknown = null;
 
@@ -136,6 +141,7 @@ export class DnsServer {
     if (key !== null) {
       if (this.packetsFor !== this.opts.zones.set) {
         this.packets.clear();
+        this.recursivePackets.clear(); // a new zone may now cover a name answered by recursion
         this.packetsFor = this.opts.zones.set;
       }
       const hit = this.packets.get(key);
@@ -145,6 +151,21 @@ export class DnsServer {
         out[0] = buf[0]!;
         out[1] = buf[1]!;
         return [out];
+      }
+      const rec = this.recursivePackets.get(key);
+      if (rec) {
+        const now = this.opts.now?.() ?? Date.now();
+        if (now < rec.expires && !this.tracing()) {
+          const out = Buffer.allocUnsafe(rec.buf.length);
+          rec.buf.copy(out);
+          out[0] = buf[0]!;
+          out[1] = buf[1]!;
+          const elapsed = Math.floor((now - rec.storedAt) / 1000);
+          for (let j = 0; j < rec.ttlAt.length; j++) out.writeUInt32BE(Math.max(0, rec.ttls[j]! - elapsed), rec.ttlAt[j]!);
+          this.stats.recursive++;
+          return [out];
+        }
+        this.recursivePackets.delete(key);
       }
     }
     let query: Message;
@@ -187,13 +208,15 @@ export class DnsServer {
     }
 
     const set = this.opts.zones.set;
-    const served = { authoritative: false };
+    const served = { authoritative: false, recursive: false };
     const out = await this.dispatch(query, peer, signing, served);
     if (Array.isArray(out)) return out;
     const res = this.finish(out, peer, query, signing);
     if (key !== null && served.authoritative && !signing && set === this.opts.zones.set && this.packetsFor === set) {
       if (this.packets.size >= PACKET_CACHE_MAX) this.packets.clear();
       this.packets.set(key, Buffer.from(res));
+    } else if (key !== null && served.recursive && !signing && !this.tracing()) {
+      this.keepRecursive(key, res);
     }
     return [res];
   }
@@ -232,7 +255,25 @@ export class DnsServer {
     return (peer.transport === 'udp' ? 'u' : 't') + (mayRecurse ? 'r' : '-') + buf.toString('latin1', 2);
   }
 
-  private async dispatch(query: Message, peer: Peer, signing: Signing | undefined, served: { authoritative: boolean }): Promise<Message | Buffer[]> {
+  private tracing(): boolean {
+    return !!this.opts.bus && this.opts.bus.listenerCount('dns-trace') > 0;
+  }
+
+  /** Keeps a recursive answer until its smallest TTL runs out (see the invariants). */
+  private keepRecursive(key: string, res: Buffer): void {
+    const rcode = res[3]! & 0x0f;
+    if ((rcode !== RCODE.NOERROR && rcode !== RCODE.NXDOMAIN) || (res[2]! & 0x02) !== 0) return; // TC: not a whole answer
+    const ttlAt = ttlOffsets(res);
+    if (!ttlAt || ttlAt.length === 0) return;
+    const ttls = ttlAt.map((o) => res.readUInt32BE(o));
+    const min = Math.min(...ttls);
+    if (min <= 0) return;
+    if (this.recursivePackets.size >= PACKET_CACHE_MAX) this.recursivePackets.clear();
+    const now = this.opts.now?.() ?? Date.now();
+    this.recursivePackets.set(key, { buf: Buffer.from(res), ttlAt, ttls, storedAt: now, expires: now + min * 1000 });
+  }
+
+  private async dispatch(query: Message, peer: Peer, signing: Signing | undefined, served: { authoritative: boolean; recursive: boolean }): Promise<Message | Buffer[]> {
     const op = query.flags.opcode;
     if (op === OPCODE.UPDATE) return this.update(query, peer, signing);
     const mayRecurse = !!this.opts.recursion?.enabled && !!this.opts.recursion.resolver && this.opts.recursion.allow.has(peer.address);
@@ -254,6 +295,7 @@ export class DnsServer {
       this.stats.recursive++;
       try {
         const r = await this.opts.recursion!.resolver!.answer(query);
+        served.recursive = true;
         return { ...r, id: query.id, flags: { ...r.flags, qr: true, rd: query.flags.rd, ra: true } };
       } catch (err) {
         this.opts.logger.warn('recursion failed', { client: peer.address, err: describeError(err) });
@@ -389,6 +431,51 @@ export class DnsServer {
   private encodeOne(res: Message, peer: Peer, query: Message): Buffer {
     return encode(res, { maxSize: peer.transport === 'udp' ? maxUdpPayload(query) - 200 : MAX_MESSAGE - 512 }).buf;
   }
+}
+
+interface RecursivePacket {
+  buf: Buffer;
+  /** Offsets of the TTL field of every record but OPT. */
+  ttlAt: number[];
+  /** Their values when stored. */
+  ttls: number[];
+  storedAt: number;
+  expires: number;
+}
+
+/** Skips a (possibly compressed) name at `i`; the offset after it, or -1. */
+function skipName(buf: Buffer, i: number): number {
+  for (;;) {
+    if (i >= buf.length) return -1;
+    const len = buf[i]!;
+    if (len === 0) return i + 1;
+    if ((len & 0xc0) === 0xc0) return i + 2 <= buf.length ? i + 2 : -1; // RFC 1035 §4.1.4
+    if (len > 63) return -1;
+    i += 1 + len;
+  }
+}
+
+/** Offsets of the TTL fields of a message's records (OPT excluded), or null if it does not walk. */
+export function ttlOffsets(buf: Buffer): number[] | null {
+  if (buf.length < 12) return null;
+  const qd = buf.readUInt16BE(4);
+  const rr = buf.readUInt16BE(6) + buf.readUInt16BE(8) + buf.readUInt16BE(10);
+  let i = 12;
+  for (let n = 0; n < qd; n++) {
+    i = skipName(buf, i);
+    if (i < 0 || i + 4 > buf.length) return null;
+    i += 4;
+  }
+  const out: number[] = [];
+  for (let n = 0; n < rr; n++) {
+    i = skipName(buf, i);
+    if (i < 0 || i + 10 > buf.length) return null;
+    const type = buf.readUInt16BE(i);
+    if (type !== 41) out.push(i + 4); // OPT's "TTL" is the extended RCODE and flags (RFC 6891 §6.1.3)
+    i += 10 + buf.readUInt16BE(i + 8);
+    if (i > buf.length) return null;
+  }
+  return i === buf.length ? out : null;
 }
 
 /** A response with the question copied and no records. */
