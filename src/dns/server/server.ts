@@ -22,8 +22,8 @@
 //    and the cache is dropped whenever the zone set is replaced (it is never mutated).
 //  - Answers from the resolver (NOERROR/NXDOMAIN) are kept the same way until their smallest
 //    TTL runs out, and every TTL in a repeat is lowered by the seconds since (what the
-//    resolver's own cache would say); never while someone watches 'dns-trace' events (the
-//    console draws each lookup, cache hits included), never with a TTL of 0.
+//    resolver's own cache would say), never with a TTL of 0. A hit is still a 'dns-trace'
+//    event (outcome "cache") for whoever watches, like a hit in the resolver's cache.
 import { answerQuery } from '../authoritative.js';
 import type { AnswerOptions } from '../authoritative.js';
 import { Zone } from '../authoritative.js';
@@ -103,6 +103,7 @@ export class DnsServer {
   private readonly packets = new Map<string, Buffer>();
   /** Recursive answers: bytes, where their TTLs are, and when they were stored. */
   private readonly recursivePackets = new Map<string, RecursivePacket>();
+  private hits = 0;
   /** The zone set the cached packets were answered from. */
   private packetsFor: unknown = null;
 
@@ -155,7 +156,7 @@ export class DnsServer {
       const rec = this.recursivePackets.get(key);
       if (rec) {
         const now = this.opts.now?.() ?? Date.now();
-        if (now < rec.expires && !this.tracing()) {
+        if (now < rec.expires) {
           const out = Buffer.allocUnsafe(rec.buf.length);
           rec.buf.copy(out);
           out[0] = buf[0]!;
@@ -163,6 +164,7 @@ export class DnsServer {
           const elapsed = Math.floor((now - rec.storedAt) / 1000);
           for (let j = 0; j < rec.ttlAt.length; j++) out.writeUInt32BE(Math.max(0, rec.ttls[j]! - elapsed), rec.ttlAt[j]!);
           this.stats.recursive++;
+          if (this.tracing()) this.traceHit(buf, now, Math.min(...rec.ttls) - elapsed);
           return [out];
         }
         this.recursivePackets.delete(key);
@@ -215,7 +217,7 @@ export class DnsServer {
     if (key !== null && served.authoritative && !signing && set === this.opts.zones.set && this.packetsFor === set) {
       if (this.packets.size >= PACKET_CACHE_MAX) this.packets.clear();
       this.packets.set(key, Buffer.from(res));
-    } else if (key !== null && served.recursive && !signing && !this.tracing()) {
+    } else if (key !== null && served.recursive && !signing) {
       this.keepRecursive(key, res);
     }
     return [res];
@@ -257,6 +259,18 @@ export class DnsServer {
 
   private tracing(): boolean {
     return !!this.opts.bus && this.opts.bus.listenerCount('dns-trace') > 0;
+  }
+
+  /** A recursive packet-cache hit, as the one-step resolution the console draws ("cache"). */
+  private traceHit(req: Buffer, now: number, ttl: number): void {
+    let q;
+    try {
+      q = decode(req).questions[0];
+    } catch {
+      return;
+    }
+    if (!q) return;
+    this.opts.bus!.emit('dns-trace', { resolution: `p${++this.hits}`, step: 1, server: 'cache', qname: canonicalName(q.name), qtype: q.type, outcome: 'cache', detail: `answer, ttl ${ttl}`, at: now });
   }
 
   /** Keeps a recursive answer until its smallest TTL runs out (see the invariants). */
@@ -402,13 +416,15 @@ export class DnsServer {
       t.client(`(${req.length} octets that do not decode)`);
     }
     if (out.length === 0) { t.note('dropped'); return; }
-    try {
-      const r = decode(out[0]!);
-      const flags = (['aa', 'tc', 'rd', 'ra'] as const).filter((f) => r.flags[f]).join(' ');
-      t.server(`${RC[r.flags.rcode] ?? `RCODE${r.flags.rcode}`}${flags ? ' ' + flags : ''} answers=${r.answers.length} authority=${r.authorities.length} additional=${r.additionals.length}${out.length > 1 ? ` messages=${out.length}` : ''}`);
-    } catch {
-      t.server(`(${out[0]!.length} octets)`);
+    // The outcome from the response header alone (RFC 1035 §4.1.1): no need to decode records.
+    const r = out[0]!;
+    if (r.length < 12) {
+      t.server(`(${r.length} octets)`);
+      return;
     }
+    const rcode = r[3]! & 0x0f;
+    const flags = [[r[2]! & 0x04, 'aa'], [r[2]! & 0x02, 'tc'], [r[2]! & 0x01, 'rd'], [r[3]! & 0x80, 'ra']].filter(([on]) => on).map(([, f]) => f).join(' ');
+    t.server(`${RC[rcode] ?? `RCODE${rcode}`}${flags ? ' ' + flags : ''} answers=${r.readUInt16BE(6)} authority=${r.readUInt16BE(8)} additional=${r.readUInt16BE(10)}${out.length > 1 ? ` messages=${out.length}` : ''}`);
   }
 
   /** Encodes a response for the transport (UDP size limit) and signs it when asked. */
