@@ -260,6 +260,19 @@ test('writeLine: transcript S:/C:, logAs, redactNext; CR/LF in text refused', as
   await rejectsCode(conn.writeLine('a\nb'), 'WHARF_BAD_LINE');
 });
 
+test('outgoing session (Wharf the client): what it writes is C:, what it reads S:', async () => {
+  const bus = new EventBus();
+  const events: TranscriptEvent[] = [];
+  bus.on('transcript', (e) => events.push(e));
+  const { server, client } = socketPair();
+  const conn = new Connection(server, { maxLine: 100, idleTimeoutMs: 0, transcript: new Transcript(bus, 'queue', 'relay-1', '127.0.0.2:25', true) });
+  client.send('220 hamburger.edu');
+  assert.equal(await conn.readLine(), '220 hamburger.edu');
+  await conn.writeLine('HELO crepes.fr');
+  assert.deepEqual(events.map((e) => `${e.dir}: ${e.text}`), ['S: 220 hamburger.edu', 'C: HELO crepes.fr']);
+  assert.ok(events.every((e) => e.outgoing === true));
+});
+
 test('close(): flushes writes, client sees them then EOF, done resolves', async () => {
   const { conn, client } = pair();
   void conn.write('221 Bye\r\n');

@@ -10,7 +10,8 @@
 //    command pipelined behind STARTTLS in clear text never runs inside the TLS session.
 //  - Socket errors (ECONNRESET …) never escape as 'error' events: reads see EOF, writes reject
 //    with WHARF_CLOSED.
-//  - The transcript gets every line written (S:) and read (C:), redacted by redactNext().
+//  - The transcript gets every line written (S:) and read (C:), redacted by redactNext(); on an
+//    outgoing session (Wharf the client) the letters swap: what we write is C:, what we read S:.
 import type { Duplex } from 'node:stream';
 import * as tls from 'node:tls';
 import type * as net from 'node:net';
@@ -213,7 +214,7 @@ export class Connection {
           const out = Buffer.from(line);
           if (this.transcript) {
             const text = out.toString('utf8');
-            this.transcript.client(clip(redact ? redact(text) : text));
+            this.transcript.received(clip(redact ? redact(text) : text));
           }
           return out;
         }
@@ -331,7 +332,7 @@ export class Connection {
     if (text.includes('\n') || text.includes('\r')) {
       return Promise.reject(new WharfError('WHARF_BAD_LINE', 'writeLine text contains CR or LF'));
     }
-    this.transcript?.server(clip(logAs ?? text));
+    this.transcript?.sent(clip(logAs ?? text));
     return this.write(text + '\r\n');
   }
 

@@ -112,6 +112,17 @@ export class Transcript {
   note(text: string): void {
     this.emit('*', text);
   }
+  /**
+   * A line this side wrote: S: when Wharf is the server, C: on an outgoing session where Wharf
+   * is the client (the relay to another MX reads `C: HELO crepes.fr`, as the slides show it).
+   */
+  sent(text: string): void {
+    this.emit(this.outgoing ? 'C' : 'S', text);
+  }
+  /** A line the other side wrote (C: from a client, S: from the server we connected to). */
+  received(text: string): void {
+    this.emit(this.outgoing ? 'S' : 'C', text);
+  }
   get active(): boolean {
     return !!this.bus && this.bus.listenerCount('transcript') > 0;
   }
