@@ -17,7 +17,8 @@ export interface LoggerOptions {
 export class Logger {
   private readonly min: number;
   private readonly stream: Writable | null;
-  private readonly bus: EventBus | undefined;
+  /** The instance's bus (log events; listeners publish 'connection' events on it). */
+  readonly bus: EventBus | undefined;
   private readonly fields: Record<string, unknown>;
   constructor(opts: LoggerOptions = {}) {
     this.min = order[opts.level ?? 'info'];
