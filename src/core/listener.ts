@@ -9,6 +9,7 @@
 //  - Limits count live sessions (a refused or failed-handshake socket never counts). Addresses are
 //    normalised (::ffff:10.0.0.1 is 10.0.0.1) so one client cannot double its quota.
 //  - After stop() nothing new is accepted; stop() resolves only when every socket is gone.
+//  - Limits are per listener, so per process when a worker pool shares the listening socket.
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import type { Logger } from './logger.js';
@@ -68,9 +69,20 @@ export class TcpListener {
     this.drainFns.push(fn);
   }
 
-  /** Resolves once listening; the port is the real one when 0 was asked. */
-  start(): Promise<BoundAddress> {
+  /**
+   * Resolves once listening; the port is the real one when 0 was asked. With `shared`, serves on
+   * that already-listening server instead of binding (a socket bound by a worker-pool primary
+   * and handed to several processes, src/core/worker-pool.ts); stop() closes it like our own.
+   */
+  start(shared?: net.Server): Promise<BoundAddress> {
     if (this.server) return Promise.reject(new WharfError('WHARF_STATE', `${this.opts.service}: listener already started`));
+    if (shared) {
+      try {
+        return Promise.resolve(this.adopt(shared));
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    }
     const server = net.createServer({ allowHalfOpen: false, pauseOnConnect: false });
     this.server = server;
     server.on('connection', (s) => this.accept(s));
@@ -92,6 +104,19 @@ export class TcpListener {
         resolve(bound);
       });
     });
+  }
+
+  private adopt(server: net.Server): BoundAddress {
+    // A worker pool may hand a server that never listens itself but is given connections
+    // (ConnectionFeed); its address() is the shared socket's.
+    const addr = server.address();
+    if (!addr || typeof addr === 'string') throw new WharfError('WHARF_STATE', `${this.opts.service}: the shared server has no TCP address`);
+    this.server = server;
+    server.on('connection', (s: net.Socket) => this.accept(s));
+    server.on('error', (err) => this.log.error('listener error', { err: describeError(err) }));
+    const bound: BoundAddress = { service: this.opts.service, host: addr.address, port: addr.port, transport: 'tcp' };
+    if (this.opts.tls) bound.tls = true;
+    return bound;
   }
 
   private accept(socket: net.Socket): void {
@@ -116,6 +141,8 @@ export class TcpListener {
     // Count it now (before the handshake) so a burst cannot slip past the limits.
     const id = this.nextId++;
     this.perIp.set(address, fromIp + 1);
+    // Counted per service by whoever listens (the console's metrics); free when nobody does.
+    this.opts.logger.bus?.emit('connection', { service: this.opts.service, remote, open: true });
     let settle!: () => void;
     const session = new Promise<void>((r) => (settle = r));
     this.sessions.add(session);
@@ -124,6 +151,7 @@ export class TcpListener {
       const n = (this.perIp.get(address) ?? 1) - 1;
       if (n <= 0) this.perIp.delete(address);
       else this.perIp.set(address, n);
+      this.opts.logger.bus?.emit('connection', { service: this.opts.service, remote, open: false });
       socket.destroy();
       settle();
     };
