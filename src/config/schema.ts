@@ -77,7 +77,7 @@ export const schema = {
     max_recipients: int(100, 'Most recipients in one transaction (more get 452)', { min: 1 }),
     max_line: int(4096, 'Longest command line accepted, in octets (RFC 5321 §4.5.3.1.4 asks for at least 512)', { min: 512 }),
     require_tls: bool(false, 'Refuse MAIL on the MX listener until STARTTLS'),
-    banner: str('', 'Text after the hostname in the 220 greeting ("" = "ESMTP Wharf")'),
+    banner: str('ESMTP Wharf', 'Text after the hostname in the 220 greeting ("" = the hostname alone, as the textbook shows it)'),
   },
   submission: {
     ...listener(true, 2587, 'submission (mail from users, AUTH required)'),
@@ -94,11 +94,15 @@ export const schema = {
     relay_port: port(25, 'Port the delivery client connects to on the MX hosts'),
     relay_host: str('', 'Send all remote mail to this smarthost "host[:port]" instead of looking up MX ("" = by MX)'),
     connect_timeout: duration(30_000, 'Timeout for connecting to a remote MX'),
+    source_address: str('', 'Local address the delivery client connects from ("" = chosen by the system)'),
+    greeting: oneOf(['EHLO', 'HELO'] as const, 'EHLO', 'How the delivery client opens: "EHLO" (extensions, STARTTLS, pipelining) or "HELO" (a plain RFC 821 session as the textbook shows: no TLS, no extensions)'),
+    lease: duration(45_000, "How long a node holds a job it took; renewed every third of it while the delivery runs, so a crashed node's jobs are retried by another node (or after a restart) within about lease + 15 s"),
   },
 
   pop3: {
     ...listener(true, 2110, 'POP3'),
     ...limits(200, 20, 600_000, 'POP3'),
+    workers: int(1, 'Processes serving POP3 and POP3S (2 uses both cores); limits and the login throttle apply per process', { min: 1, max: 64 }),
     apop: bool(false, 'Offer APOP (RFC 1939 §7): needs a per-user APOP secret stored beside the password hash'),
     login_delay: duration(0, 'Minimum time between two logins of one user, announced as LOGIN-DELAY (0 = none)'),
   },
@@ -107,6 +111,7 @@ export const schema = {
   imap: {
     ...listener(true, 2143, 'IMAP'),
     ...limits(500, 50, 1_800_000, 'IMAP'),
+    workers: int(1, 'Processes serving IMAP and IMAPS (2 uses both cores); limits and the login throttle apply per process', { min: 1, max: 64 }),
     max_literal: size(64 * 1024 * 1024, 'Largest literal (APPEND size) accepted'),
     max_line: int(65536, 'Longest command line accepted, in octets, literals excluded', { min: 1024 }),
   },
@@ -180,6 +185,9 @@ export const schema = {
   console: {
     ...listener(true, 8025, 'web console and admin API'),
     transcript_buffer: int(5000, 'Transcript lines kept in memory for the console', { min: 0 }),
+    session_ttl: duration(8 * 3_600_000, 'A console login session ends after this long without a request'),
+    metrics_auth: bool(false, 'Require a console session or token for /metrics (otherwise open: counters only, no content)'),
+    max_body: size(4 * 1024 * 1024, 'Largest request body the admin API accepts (413 beyond)'),
   },
 } as const;
 

@@ -27,6 +27,8 @@ export interface ConnectOptions {
   host: string;
   port: number;
   connectTimeoutMs: number;
+  /** Local address to connect from (queue.source_address). */
+  localAddress?: string;
   transcript?: Transcript;
   /** Caps every protocol timeout (RFC values are minutes). */
   maxTimeoutMs?: number;
@@ -53,7 +55,7 @@ export class SmtpClient {
 
   static connect(opts: ConnectOptions): Promise<SmtpClient> {
     return new Promise((resolve, reject) => {
-      const socket = net.connect({ host: opts.host, port: opts.port, noDelay: true });
+      const socket = net.connect({ host: opts.host, port: opts.port, noDelay: true, ...(opts.localAddress ? { localAddress: opts.localAddress } : {}) });
       const timer = setTimeout(() => {
         socket.destroy();
         reject(new SmtpNetworkError(`connect to ${opts.host}:${opts.port} timed out`));
@@ -109,10 +111,15 @@ export class SmtpClient {
   }
 
   /** Greeting, EHLO (HELO when EHLO is refused), STARTTLS when offered, EHLO again. */
-  async hello(localName: string, opts: { starttls: boolean } = { starttls: true }): Promise<ClientReply> {
+  async hello(localName: string, opts: { starttls: boolean; helo?: boolean } = { starttls: true }): Promise<ClientReply> {
     this.timeout(5 * MIN);
     this.greeting = await this.readReply();
     if (this.greeting.code !== 220) return this.greeting;
+    // queue.greeting = "HELO": a plain RFC 821 session (no extensions, so no STARTTLS either).
+    if (opts.helo) {
+      this.extensions.clear();
+      return this.command(`HELO ${localName}`);
+    }
     let r = await this.ehlo(localName);
     if (r.code !== 250) return r;
     if (opts.starttls && this.extensions.has('STARTTLS') && !this.conn.secure) {

@@ -101,6 +101,7 @@ export async function attemptJob(wharf: Wharf, job: QueueJob, opts: { maxTimeout
           host: address,
           port: hop.port,
           connectTimeoutMs: wharf.config.queue.connect_timeout,
+          ...(wharf.config.queue.source_address ? { localAddress: wharf.config.queue.source_address } : {}),
           transcript,
           ...(opts.maxTimeoutMs ? { maxTimeoutMs: opts.maxTimeoutMs } : {}),
         });
@@ -110,7 +111,7 @@ export async function attemptJob(wharf: Wharf, job: QueueJob, opts: { maxTimeout
       }
       let started = false;
       try {
-        const hello = await client.hello(wharf.config.hostname);
+        const hello = await client.hello(wharf.config.hostname, { starttls: true, helo: wharf.config.queue.greeting === 'HELO' });
         if (hello.code !== 250) {
           lastError = `${hop.name} [${address}] said: ${replyText(hello)}`;
           await client.quit();

@@ -115,8 +115,8 @@ export class SmtpSession {
     const t = this.transcript;
     t.note(`connected to ${this.opts.service}${this.conn.secure ? ' (TLS)' : ''}`);
     try {
-      const banner = this.wharf.config.smtp.banner || 'ESMTP Wharf';
-      await this.reply({ code: 220, text: `${this.hostname} ${banner}` });
+      const banner = this.wharf.config.smtp.banner;
+      await this.reply({ code: 220, text: banner ? `${this.hostname} ${banner}` : this.hostname });
       while (!this.quitting && !this.conn.closed) {
         if (this.draining) {
           await this.reply(C.C421ShuttingDown);
