@@ -194,6 +194,48 @@ export interface FetchContext {
   stored: StoredMessage | null;
   utf8: boolean;
   blobs: BlobStore;
+  /** ENVELOPE already formatted (src/imap/cache.ts); else formatted from stored.meta. */
+  envelope?: string;
+}
+
+/** One simple item's "NAME value". */
+function simpleValue(name: SimpleItem, c: FetchContext, meta: MessageMeta | null): string {
+  switch (name) {
+    case 'UID':
+      return `UID ${c.uid}`;
+    case 'FLAGS':
+      return `FLAGS ${list([...c.flags])}`;
+    case 'INTERNALDATE':
+      return `INTERNALDATE ${formatInternalDate(c.internalDate)}`;
+    case 'RFC822.SIZE':
+      return `RFC822.SIZE ${c.size}`;
+    case 'MODSEQ':
+      return `MODSEQ (${c.modseq})`;
+    case 'ENVELOPE':
+      return `ENVELOPE ${c.envelope ?? formatEnvelope(meta!.envelope, c.utf8)}`;
+    case 'BODY':
+      return `BODY ${formatBodyStructure(meta!.body, false, c.utf8)}`;
+    case 'BODYSTRUCTURE':
+      return `BODYSTRUCTURE ${formatBodyStructure(meta!.body, true, c.utf8)}`;
+  }
+}
+
+/**
+ * The "(...)" contents of one message's FETCH response when every item is simple (no section):
+ * one string, computed synchronously (a 10,000-message FETCH of envelopes makes no promise per
+ * message). Null when some item is a section.
+ */
+export function simpleFetchText(items: readonly FetchItem[], c: FetchContext): string | null {
+  const meta = c.stored ? (c.stored.meta as MessageMeta) : null;
+  let out = '';
+  const done = new Set<string>();
+  for (const it of items) {
+    if (it.kind !== 'simple') return null;
+    if (done.has(it.name)) continue;
+    done.add(it.name);
+    out += (out ? ' ' : '') + simpleValue(it.name, c, meta);
+  }
+  return out;
 }
 
 /** The "(...)" of one message's FETCH response, as a list of outputs. */
@@ -211,32 +253,7 @@ export async function fetchValues(items: readonly FetchItem[], c: FetchContext):
     if (it.kind === 'simple') {
       if (done.has(it.name)) continue;
       done.add(it.name);
-      switch (it.name) {
-        case 'UID':
-          add(`UID ${c.uid}`);
-          break;
-        case 'FLAGS':
-          add(`FLAGS ${list([...c.flags])}`);
-          break;
-        case 'INTERNALDATE':
-          add(`INTERNALDATE ${formatInternalDate(c.internalDate)}`);
-          break;
-        case 'RFC822.SIZE':
-          add(`RFC822.SIZE ${c.size}`);
-          break;
-        case 'MODSEQ':
-          add(`MODSEQ (${c.modseq})`);
-          break;
-        case 'ENVELOPE':
-          add(`ENVELOPE ${formatEnvelope(meta!.envelope, c.utf8)}`);
-          break;
-        case 'BODY':
-          add(`BODY ${formatBodyStructure(meta!.body, false, c.utf8)}`);
-          break;
-        case 'BODYSTRUCTURE':
-          add(`BODYSTRUCTURE ${formatBodyStructure(meta!.body, true, c.utf8)}`);
-          break;
-      }
+      add(simpleValue(it.name, c, meta));
     } else {
       const v = await sectionValue(c.blobs, c.stored!, meta!, it);
       add(`${it.label} `, v);

@@ -210,8 +210,31 @@ export interface SearchEnv {
   saved: readonly number[];
 }
 
+/**
+ * Can every key needing the stored message be answered from the decoded values of these header
+ * fields alone (no BODY/TEXT, no SENT* date, no other header)?
+ */
+export function answerableFromFields(k: SearchKey, fields: ReadonlySet<string>): boolean {
+  switch (k.op) {
+    case 'and':
+      return k.keys.every((x) => answerableFromFields(x, fields));
+    case 'or':
+      return answerableFromFields(k.a, fields) && answerableFromFields(k.b, fields);
+    case 'not':
+      return answerableFromFields(k.key, fields);
+    case 'header':
+      return fields.has(k.name);
+    case 'body':
+      return false;
+    case 'date':
+      return !k.sent;
+    default:
+      return true;
+  }
+}
+
 /** Per-message cache of decoded text, shared by the keys of one evaluation. */
-interface Cache {
+export interface Cache {
   header?: { name: string; value: string }[];
   text?: string;
 }
@@ -232,7 +255,8 @@ async function readAll(blobs: BlobStore, m: StoredMessage, start: number, end: n
   return Buffer.concat(parts);
 }
 
-async function headerOf(env: SearchEnv, m: StoredMessage, cache: Cache): Promise<{ name: string; value: string }[]> {
+/** The message's header fields, names and decoded values lower-cased (kept in cache). */
+export async function headerOf(env: SearchEnv, m: StoredMessage, cache: Cache): Promise<{ name: string; value: string }[]> {
   if (!cache.header) {
     const meta = m.meta as MessageMeta;
     const block = await readAll(env.blobs, m, 0, m.headerPrefix.length + meta.headerEnd);
@@ -294,9 +318,10 @@ export async function matches(k: SearchKey, s: SearchSubject, env: SearchEnv, ca
       if (!k.sent) return cmpDate(s.internalDate.getTime(), k.cmp, k.day);
       return cmpDate(s.stored ? (s.stored.meta as MessageMeta).dateMs : null, k.cmp, k.day);
     case 'header': {
-      if (!s.stored) return false;
+      // cache.header may come from the session's MessageCache (answerableFromFields).
+      if (!cache.header && !s.stored) return false;
       const v = k.value.toLowerCase();
-      const fields = await headerOf(env, s.stored, cache);
+      const fields = cache.header ?? (await headerOf(env, s.stored!, cache));
       // RFC 3501 §6.4.4 HEADER: an empty string matches every message that has the field.
       return fields.some((f) => f.name === k.name && f.value.includes(v));
     }

@@ -3,10 +3,13 @@
 // drains them (a session waiting for a command or in IDLE gets "* BYE").
 import { SessionServer } from '../core/session-server.js';
 import type { Wharf } from '../wharf.js';
+import { MessageCache } from './cache.js';
 import { ImapSession } from './session.js';
 
 export function imapServer(wharf: Wharf, name: 'imap' | 'imaps'): SessionServer {
   const cfg = wharf.config;
+  // Envelopes and search fields shared by this listener's sessions (src/imap/cache.ts).
+  const cache = new MessageCache();
   return new SessionServer(wharf, {
     name,
     implicitTls: name === 'imaps',
@@ -23,6 +26,7 @@ export function imapServer(wharf: Wharf, name: 'imap' | 'imaps'): SessionServer 
         cleartextAllowed: ctx.cleartextAllowed,
         ...(ctx.tls ? { tls: ctx.tls } : {}),
         maxLiteral: wharf.config.imap.max_literal,
+        cache,
       }),
   });
 }

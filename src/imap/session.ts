@@ -1,8 +1,14 @@
 // One IMAP session (RFC 3501 IMAP4rev1) with the extensions the server advertises: LITERAL+
 // (RFC 7888), SASL-IR (RFC 4959), ID (RFC 2971), ENABLE (RFC 5161), IDLE (RFC 2177), NAMESPACE
 // (RFC 2342), UIDPLUS (RFC 4315), MOVE (RFC 6851), UNSELECT (RFC 3691), CHILDREN (RFC 3348),
-// SPECIAL-USE (RFC 6154), CONDSTORE (RFC 7162), ESEARCH (RFC 4731), SEARCHRES (RFC 5182),
-// BINARY (RFC 3516), response codes of RFC 5530.
+// SPECIAL-USE (RFC 6154), LIST-EXTENDED and LIST-STATUS (RFC 9051 §6.3.9, RFC 5258, RFC 5819),
+// CONDSTORE and QRESYNC (RFC 7162), ESEARCH (RFC 4731), SEARCHRES (RFC 5182), BINARY (RFC 3516),
+// response codes of RFC 5530.
+//
+// Mailbox names cross the wire only through nameIn()/nameOut(): modified UTF-7 for IMAP4rev1
+// clients (RFC 3501 §5.1.3), UTF-8 once IMAP4rev2 or UTF8=ACCEPT is enabled; Wharf keeps Unicode.
+// ENVELOPE strings and the decoded FROM/TO/CC/BCC/SUBJECT fields SEARCH needs come from the
+// server's MessageCache (cache.ts) when present, else from the store.
 //
 // States (RFC 3501 §3): not authenticated → authenticated → selected → logout.
 //
@@ -12,6 +18,12 @@
 // tells the client (EXISTS, EXPUNGE, FETCH FLAGS). sync() runs before a tagged response and
 // during IDLE; RFC 3501 §7.4.1: never an EXPUNGE while answering FETCH, STORE or SEARCH (the
 // UID forms may), so there expunges wait for the next command.
+//
+// QRESYNC (RFC 7162 §3.2): once enabled, expunges are announced as "* VANISHED uids" instead of
+// EXPUNGE, SELECT/EXAMINE accept (QRESYNC (uidvalidity modseq [known-uids [seq-match]])) and
+// answer VANISHED (EARLIER) + FETCH for what changed, and UID FETCH takes (CHANGEDSINCE n
+// VANISHED). A VANISHED (EARLIER) never names a UID the view still holds (the client counts
+// those in EXISTS; their expunge comes later as a plain VANISHED).
 import type { SecureContext } from 'node:tls';
 import type { Authenticator, AuthResult } from '../auth/authenticator.js';
 import { isSaslMechanism, saslExchange } from '../auth/sasl.js';
@@ -21,11 +33,17 @@ import type { Transcript } from '../core/events.js';
 import type { Logger } from '../core/logger.js';
 import { createMessageSink } from '../mail/ingest.js';
 import type { MessageSink } from '../mail/ingest.js';
+import type { MessageMeta } from '../mail/meta.js';
 import type { Mailbox, Store, StoredMessage } from '../store/store.js';
-import { fetchValues, needsStored, parseFetchItems, setsSeen } from './fetch.js';
-import type { FetchItem, Out } from './fetch.js';
-import { BadCharset, matches, parseSearch, searchNeeds } from './search.js';
+import { formatEnvelope } from './body.js';
+import { CACHED_SEARCH_FIELDS, MessageCache } from './cache.js';
+import type { MailboxCache } from './cache.js';
+import { fetchValues, needsStored, parseFetchItems, setsSeen, simpleFetchText } from './fetch.js';
+import type { FetchContext, FetchItem, Out } from './fetch.js';
+import { BadCharset, answerableFromFields, headerOf, matches, parseSearch, searchNeeds } from './search.js';
+import type { Cache as SearchCache } from './search.js';
 import { astr, list, parseImapDate, quote } from './wire/compiler.js';
+import { checkUtf8MailboxName, decodeMailboxName, encodeMailboxName } from './wire/mutf7.js';
 import { Args, ParseError, STAR, formatSet, resolveSet, splitCommand } from './wire/parser.js';
 import type { Literal, SeqSet } from './wire/parser.js';
 import { readCommand } from './wire/reader.js';
@@ -47,6 +65,8 @@ export interface ImapSessionOptions {
   maxLiteral: number;
   /** Octets of literals kept in memory for one command (not APPEND's message). */
   maxBuffered?: number;
+  /** Envelopes and search fields shared by the server's sessions (else one per session). */
+  cache?: MessageCache;
 }
 
 /** An IMAP status response to a command: "OK", "NO" or "BAD", an optional [code], text. */
@@ -70,6 +90,8 @@ interface Msg {
   internalDate: Date;
 }
 
+type MessageSummaryLike = Pick<Msg, 'uid' | 'modseq' | 'size' | 'internalDate'> & { flags: readonly string[] };
+
 interface View {
   mailbox: Mailbox;
   readOnly: boolean;
@@ -86,6 +108,8 @@ interface Ctx {
   tag: string;
   args: Args;
   uid: boolean;
+  /** Set by a UID command that must not be followed by EXPUNGE either (UID SEARCH with numbers). */
+  holdExpunge?: boolean;
 }
 
 type Handler = (s: ImapSession, c: Ctx) => Promise<string | void>;
@@ -133,6 +157,82 @@ function findUid(msgs: readonly Msg[], uid: number): number {
   return -1;
 }
 
+/** SELECT/EXAMINE (QRESYNC (...)) arguments, RFC 7162 §3.2.5. */
+interface QresyncParam {
+  uidValidity: number;
+  modseq: number;
+  knownUids: SeqSet | null;
+  /** known-sequence-set and known-uid-set, expanded, pairwise. */
+  seqMatch: [number[], number[]] | null;
+}
+
+/** Most members of a seq-match set we expand (a sample; clients send a few dozen). */
+const MAX_SEQ_MATCH = 100_000;
+
+function expandSet(set: SeqSet): number[] {
+  const out: number[] = [];
+  for (const [x, y] of set.ranges) {
+    if (x === STAR || y === STAR) bad('"*" not allowed in QRESYNC sequence match data');
+    const lo = Math.min(x, y);
+    const hi = Math.max(x, y);
+    if (out.length + (hi - lo + 1) > MAX_SEQ_MATCH) bad('QRESYNC sequence match data too long');
+    for (let n = lo; n <= hi; n++) out.push(n);
+  }
+  return out;
+}
+
+/** "(" uidvalidity SP mod-sequence-value [SP known-uids] [SP seq-match-data] ")" */
+function parseQresyncParam(a: Args): QresyncParam {
+  a.expect('(');
+  const uidValidity = a.number32();
+  if (uidValidity === 0) throw new ParseError('bad UIDVALIDITY');
+  a.sp();
+  const modseq = a.number();
+  let knownUids: SeqSet | null = null;
+  let seqMatch: [number[], number[]] | null = null;
+  if (a.accept(' ')) {
+    if (a.peek() !== '(') {
+      knownUids = a.seqSet();
+      if (knownUids.saved) throw new ParseError('"$" not allowed in QRESYNC');
+      if (!a.accept(' ')) {
+        a.expect(')');
+        return { uidValidity, modseq, knownUids, seqMatch };
+      }
+    }
+    a.expect('(');
+    const seqs = expandSet(a.seqSet());
+    a.sp();
+    const uids = expandSet(a.seqSet());
+    a.expect(')');
+    if (seqs.length !== uids.length) bad('QRESYNC sequence match sets differ in length');
+    seqMatch = [seqs, uids];
+  }
+  a.expect(')');
+  return { uidValidity, modseq, knownUids, seqMatch };
+}
+
+/** Is n in the set, "*" standing for max? */
+function inSet(set: SeqSet, n: number, max: number): boolean {
+  for (const [a, b] of set.ranges) {
+    const x = a === STAR ? max : a;
+    const y = b === STAR ? max : b;
+    if (n >= Math.min(x, y) && n <= Math.max(x, y)) return true;
+  }
+  return false;
+}
+
+/** Index of the first message whose UID is >= uid (msgs.length if none). */
+function lowerBound(msgs: readonly Msg[], uid: number): number {
+  let lo = 0;
+  let hi = msgs.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (msgs[mid]!.uid < uid) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 function redactLine(line: string): string {
   const m = /^(\S+ (?:UID )?)(LOGIN|AUTHENTICATE)(\s.*)?$/i.exec(line);
   if (!m) return line;
@@ -149,6 +249,8 @@ export class ImapSession {
   account: { id: number; address: string } | null = null;
   view: View | null = null;
   condstore = false;
+  /** RFC 7162 §3.2.3: after ENABLE QRESYNC (implies CONDSTORE). */
+  qresync = false;
   /** RFC 9051 behaviour, after ENABLE IMAP4rev2. */
   rev2 = false;
   /** RFC 6855 UTF8=ACCEPT (implied by IMAP4rev2): strings may be UTF-8 quoted strings. */
@@ -161,11 +263,22 @@ export class ImapSession {
   idling: ((why: 'change' | 'drain') => void) | null = null;
   private syncChain: Promise<void> = Promise.resolve();
   private append: { sink: MessageSink; mailbox: Mailbox; flags: string[]; date: Date | null } | null = null;
+  private readonly cache: MessageCache;
+  /** Output gathered while a command runs (emit()). */
+  private out: (string | Buffer)[] = [];
+  private outLen = 0;
+  private batching = false;
 
   constructor(
     readonly conn: Connection,
     readonly opts: ImapSessionOptions,
-  ) {}
+  ) {
+    this.cache = opts.cache ?? new MessageCache(20_000);
+  }
+
+  private cacheOf(v: View): MailboxCache {
+    return this.cache.mailbox(v.mailbox.id, v.mailbox.uidValidity);
+  }
 
   get store(): Store {
     return this.opts.store;
@@ -218,6 +331,7 @@ export class ImapSession {
         try {
           await this.command(r.text, r.literals);
         } finally {
+          this.batching = false;
           await this.abortAppend();
         }
         if (this.errors >= MAX_ERRORS) {
@@ -276,8 +390,11 @@ export class ImapSession {
       return this.tagged(tag, `BAD ${verb} not allowed ${this.state === 'notauth' ? 'before login' : this.state === 'auth' ? 'without a selected mailbox' : 'now'}`);
     }
     let resp: string;
+    const ctx: Ctx = { tag, args, uid };
+    // Commands that wait for the client mid-way (continuations, TLS, IDLE) write at once.
+    this.batching = !UNBATCHED.has(verb);
     try {
-      resp = (await spec.handler(this, { tag, args, uid })) ?? `OK ${uid ? 'UID ' : ''}${verb} completed`;
+      resp = (await spec.handler(this, ctx)) ?? `OK ${uid ? 'UID ' : ''}${verb} completed`;
       this.errors = 0;
     } catch (e) {
       if (e instanceof ReplyError) resp = e.reply as string;
@@ -297,7 +414,7 @@ export class ImapSession {
       return;
     }
     if (this.view) {
-      await this.sync(!spec.noExpunge || uid).catch((e: unknown) => {
+      await this.sync(!spec.noExpunge || (uid && !ctx.holdExpunge)).catch((e: unknown) => {
         if (isWharfError(e, 'WHARF_CLOSED')) throw e;
         this.opts.logger.warn('imap sync failed', { user: this.account?.address, err: describeError(e) });
       });
@@ -305,15 +422,51 @@ export class ImapSession {
     await this.tagged(tag, resp);
   }
 
-  private tagged(tag: string, resp: string): Promise<void> {
-    return this.send(`${tag} ${resp}`);
+  private async tagged(tag: string, resp: string): Promise<void> {
+    await this.send(`${tag} ${resp}`);
+    this.batching = false;
+    await this.flushOut();
   }
 
   /** Writes a response line (it may hold literals); logs it in the transcript. */
   send(line: string): Promise<void> {
     const t = this.opts.transcript;
     if (t?.active) t.server(line.length > 2000 ? line.slice(0, 2000) + '…' : line.replace(/\r\n/g, ' '));
-    return this.conn.write(line + '\r\n');
+    return this.emit(line + '\r\n');
+  }
+
+  /**
+   * Response octets in order. While a command that never waits for the client runs
+   * (`batching`), they gather (up to WRITE_CHUNK) and go out with the tagged response: one write
+   * for "* 1 FETCH (... BODY[] {n} ...)" plus "a1 OK", not four.
+   */
+  private emit(data: string | Buffer): Promise<void> {
+    if (!this.batching) return this.conn.write(data);
+    this.out.push(data);
+    this.outLen += data.length;
+    return this.outLen >= WRITE_CHUNK ? this.flushOut() : Promise.resolve();
+  }
+
+  private flushOut(): Promise<void> {
+    if (!this.out.length) return Promise.resolve();
+    const parts = this.out;
+    this.out = [];
+    this.outLen = 0;
+    if (parts.length === 1) return this.conn.write(parts[0]!);
+    if (parts.every((p) => typeof p === 'string')) return this.conn.write(parts.join(''));
+    return this.conn.write(Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p, 'utf8') : p))));
+  }
+
+  // ---- mailbox names on the wire ----------------------------------------------------------------
+
+  /** A mailbox name as the client sent it → Wharf's name: modified UTF-7 for IMAP4rev1 (RFC 3501 §5.1.3), UTF-8 after IMAP4rev2 / UTF8=ACCEPT (RFC 9051 §5.1, RFC 6855 §3). ParseError → BAD. */
+  nameIn(raw: string): string {
+    return this.utf8 ? checkUtf8MailboxName(raw) : decodeMailboxName(raw);
+  }
+
+  /** Wharf's name → astring for the client, in the client's form (see nameIn). */
+  nameOut(name: string): string {
+    return this.utf8 ? astr(name, true) : astr(encodeMailboxName(name));
   }
 
   // ---- capabilities --------------------------------------------------------------------------
@@ -325,7 +478,7 @@ export class ImapSession {
       if (this.opts.cleartextAllowed()) caps.push('AUTH=PLAIN', 'AUTH=LOGIN');
       else caps.push('LOGINDISABLED');
     } else {
-      caps.push('NAMESPACE', 'UIDPLUS', 'MOVE', 'UNSELECT', 'CHILDREN', 'SPECIAL-USE', 'CONDSTORE', 'ESEARCH', 'SEARCHRES', 'BINARY', 'STATUS=SIZE', 'UTF8=ACCEPT', `APPENDLIMIT=${this.opts.maxLiteral}`);
+      caps.push('NAMESPACE', 'UIDPLUS', 'MOVE', 'UNSELECT', 'CHILDREN', 'SPECIAL-USE', 'LIST-EXTENDED', 'LIST-STATUS', 'CONDSTORE', 'QRESYNC', 'ESEARCH', 'SEARCHRES', 'BINARY', 'STATUS=SIZE', 'UTF8=ACCEPT', `APPENDLIMIT=${this.opts.maxLiteral}`);
     }
     return caps;
   }
@@ -394,7 +547,7 @@ export class ImapSession {
     try {
       a.sp();
       if (a.atLiteral()) return { kind: 'buffer' }; // the mailbox name itself
-      mailboxName = a.astring();
+      mailboxName = this.nameIn(a.astring());
       a.sp();
       if (a.peek() === '(') {
         flags = a.list(() => a.flag());
@@ -427,7 +580,7 @@ export class ImapSession {
   async appendCommand(c: Ctx): Promise<string> {
     const a = c.args;
     a.sp();
-    const name = a.astring();
+    const name = this.nameIn(a.astring());
     a.sp();
     let flags: string[] = [];
     let date: Date | null = null;
@@ -489,14 +642,24 @@ export class ImapSession {
   }
 
   async select(c: Ctx, readOnly: boolean): Promise<string> {
-    c.args.sp();
-    const name = c.args.astring();
-    if (c.args.maybeSp()) {
-      const params = c.args.list(() => c.args.atom().toUpperCase());
-      if (params.includes('CONDSTORE')) this.condstore = true;
-      else if (params.length) bad('unknown SELECT parameter');
+    const a = c.args;
+    a.sp();
+    const name = this.nameIn(a.astring());
+    let qr: QresyncParam | null = null;
+    if (a.maybeSp()) {
+      // RFC 4466 select-params; RFC 7162 §3.1.8 CONDSTORE, §3.2.5 QRESYNC.
+      a.list(() => {
+        const p = a.atom().toUpperCase();
+        if (p === 'CONDSTORE') this.condstore = true;
+        else if (p === 'QRESYNC') {
+          if (!this.qresync) bad('QRESYNC parameter without ENABLE QRESYNC');
+          a.sp();
+          qr = parseQresyncParam(a);
+        } else bad('unknown SELECT parameter');
+        return p;
+      });
     }
-    c.args.end();
+    a.end();
     if (this.view) {
       this.deselect();
       // RFC 7162 §3.2.11 / RFC 9051: the previous mailbox is closed.
@@ -505,12 +668,12 @@ export class ImapSession {
     const mb = await this.store.getMailbox(this.account!.id, name);
     if (!mb) no('no such mailbox', 'NONEXISTENT');
     const mailbox = mb!;
-    const list0 = await this.store.listMessages(mailbox.id);
+    const loaded = await this.loadMessages(mailbox);
     const view: View = {
       mailbox,
       readOnly,
-      msgs: list0.map((m) => ({ uid: m.uid, flags: [...m.flags], modseq: m.modseq, size: m.size, internalDate: m.internalDate })),
-      modseq: mailbox.highestModseq,
+      msgs: loaded.msgs,
+      modseq: loaded.modseq,
       dirty: false,
       pendingExpunge: new Set(),
       unwatch: () => {},
@@ -535,12 +698,99 @@ export class ImapSession {
     await this.send(`* OK [UIDVALIDITY ${mailbox.uidValidity}] UIDs valid`);
     const lastUid = view.msgs.length ? view.msgs[view.msgs.length - 1]!.uid : 0;
     await this.send(`* OK [UIDNEXT ${Math.max(mailbox.uidNext, lastUid + 1)}] predicted next UID`);
-    await this.send(`* OK [HIGHESTMODSEQ ${Math.max(mailbox.highestModseq, ...view.msgs.map((m) => m.modseq), 0)}] highest`);
+    let highest = Math.max(mailbox.highestModseq, view.modseq);
+    for (const m of view.msgs) if (m.modseq > highest) highest = m.modseq;
+    await this.send(`* OK [HIGHESTMODSEQ ${highest}] highest`);
+    if (qr) await this.quickResync(qr);
     return `OK [${readOnly ? 'READ-ONLY' : 'READ-WRITE'}] ${readOnly ? 'EXAMINE' : 'SELECT'} completed`;
+  }
+
+  /**
+   * Every message of the mailbox for a new view, and the MODSEQ that is complete up to: from the
+   * server's cached listing plus what changed since (changesSince), else the whole listing
+   * from the store; the result becomes the cached listing.
+   */
+  private async loadMessages(mailbox: Mailbox): Promise<{ msgs: Msg[]; modseq: number }> {
+    const copy = (m: MessageSummaryLike): Msg => ({ uid: m.uid, flags: [...m.flags], modseq: m.modseq, size: m.size, internalDate: m.internalDate });
+    const snap = this.cache.listing(mailbox.id, mailbox.uidValidity);
+    let msgs: Msg[];
+    let modseq: number;
+    if (snap) {
+      const ch = await this.store.changesSince(mailbox.id, snap.modseq);
+      const gone = new Set(ch.expunged);
+      msgs = [];
+      for (const m of snap.msgs) if (!gone.has(m.uid)) msgs.push(copy(m));
+      for (const u of [...ch.updated].sort((a, b) => a.uid - b.uid)) {
+        if (gone.has(u.uid)) continue;
+        const i = findUid(msgs, u.uid);
+        if (i >= 0) msgs[i] = copy(u);
+        else msgs.splice(lowerBound(msgs, u.uid), 0, copy(u));
+      }
+      modseq = Math.max(snap.modseq, ch.highestModseq);
+    } else {
+      // The mailbox's MODSEQ was read before the listing: later changes may be in it already,
+      // and applying them again is harmless.
+      msgs = (await this.store.listMessages(mailbox.id)).map(copy);
+      modseq = mailbox.highestModseq;
+    }
+    this.cache.setListing(mailbox.id, mailbox.uidValidity, { modseq, msgs: msgs.map(copy) });
+    return { msgs, modseq };
+  }
+
+  /**
+   * RFC 7162 §3.2.5.1: after SELECT (QRESYNC ...) with a matching UIDVALIDITY, what changed since
+   * the client's MODSEQ among its known UIDs: VANISHED (EARLIER), then FETCH (UID FLAGS MODSEQ).
+   */
+  private async quickResync(qr: QresyncParam): Promise<void> {
+    const v = this.view!;
+    if (qr.uidValidity !== v.mailbox.uidValidity) return; // §3.2.5: ignore the rest
+    const maxUid = Math.max(v.mailbox.uidNext - 1, v.msgs.length ? v.msgs[v.msgs.length - 1]!.uid : 0);
+    const known = (uid: number) => !qr.knownUids || inSet(qr.knownUids, uid, maxUid);
+    // §3.2.5.2: the highest (seq, uid) pair that still matches: no expunge at or below that UID
+    // can be news to the client.
+    let floor = 0;
+    if (qr.seqMatch) {
+      const [seqs, uids] = qr.seqMatch;
+      for (let i = 0; i < seqs.length; i++) if (v.msgs[seqs[i]! - 1]?.uid === uids[i]) floor = Math.max(floor, uids[i]!);
+    }
+    const ch = await this.store.changesSince(v.mailbox.id, qr.modseq);
+    await this.sendVanishedEarlier(ch.expunged.filter((u) => u > floor && known(u)));
+    for (let i = 0; i < v.msgs.length; i++) {
+      const m = v.msgs[i]!;
+      if (m.modseq > qr.modseq && known(m.uid)) await this.send(`* ${i + 1} FETCH (UID ${m.uid} FLAGS ${list(m.flags)} MODSEQ (${m.modseq}))`);
+    }
+  }
+
+  /** "* VANISHED (EARLIER) uids" for expunged UIDs the view no longer holds (none: nothing). */
+  private async sendVanishedEarlier(uids: readonly number[]): Promise<void> {
+    const v = this.view!;
+    const gone = uids.filter((u) => findUid(v.msgs, u) < 0);
+    if (gone.length) await this.send(`* VANISHED (EARLIER) ${formatSet(gone)}`);
+  }
+
+  /**
+   * Removes these UIDs from the view and tells the client: one "* VANISHED" with QRESYNC
+   * (RFC 7162 §3.2.10.2), else an EXPUNGE per message, each renumbering the rest.
+   */
+  private async announceExpunged(uids: Iterable<number>): Promise<void> {
+    const v = this.view!;
+    const gone: number[] = [];
+    for (const uid of [...uids].sort((a, b) => a - b)) {
+      const i = findUid(v.msgs, uid);
+      v.pendingExpunge.delete(uid);
+      if (i < 0) continue;
+      v.msgs.splice(i, 1);
+      if (this.qresync) gone.push(uid);
+      else await this.send(`* ${i + 1} EXPUNGE`);
+    }
+    if (gone.length) await this.send(`* VANISHED ${formatSet(gone)}`);
   }
 
   /** Tells the client what changed in the selected mailbox since it last heard (see header). */
   sync(allowExpunge: boolean, force = false): Promise<void> {
+    // Nothing to tell (the common case after a command): no closure, no promise chained.
+    const cur = this.view;
+    if (!force && (!cur || (!cur.dirty && !(allowExpunge && cur.pendingExpunge.size)))) return this.syncChain;
     const run = async () => {
       const v = this.view;
       if (!v || (!v.dirty && !force && !(allowExpunge && v.pendingExpunge.size))) return;
@@ -560,12 +810,7 @@ export class ImapSession {
         }
       }
       if (allowExpunge && v.pendingExpunge.size) {
-        for (const uid of [...v.pendingExpunge].sort((a, b) => a - b)) {
-          const i = findUid(v.msgs, uid);
-          if (i < 0) continue;
-          v.msgs.splice(i, 1);
-          await this.send(`* ${i + 1} EXPUNGE`);
-        }
+        await this.announceExpunged([...v.pendingExpunge]);
         v.pendingExpunge.clear();
       }
       if (added) await this.send(`* ${v.msgs.length} EXISTS`);
@@ -578,7 +823,8 @@ export class ImapSession {
         cur.modseq = Math.max(cur.modseq, m.modseq);
         if (!changed) continue;
         cur.flags = [...m.flags];
-        await this.send(`* ${i + 1} FETCH (FLAGS ${list(cur.flags)}${this.condstore ? ` MODSEQ (${cur.modseq})` : ''})`);
+        // RFC 7162 §3.2.4: UID and MODSEQ in every unsolicited FETCH once CONDSTORE is on.
+        await this.send(`* ${i + 1} FETCH (FLAGS ${list(cur.flags)}${this.condstore ? ` UID ${cur.uid} MODSEQ (${cur.modseq})` : ''})`);
       }
       v.modseq = Math.max(v.modseq, ch.highestModseq);
     };
@@ -594,18 +840,32 @@ export class ImapSession {
       const want = new Set(v.saved);
       return v.msgs.map((m, i) => [i, m] as [number, Msg]).filter(([, m]) => want.has(m.uid));
     }
-    if (uid) {
-      const uids = v.msgs.map((m) => m.uid);
-      const maxUid = uids.length ? uids[uids.length - 1]! : 0;
-      const hit = new Set(resolveSet(set, uids, maxUid));
-      return v.msgs.map((m, i) => [i, m] as [number, Msg]).filter(([, m]) => hit.has(m.uid));
-    }
-    const n = v.msgs.length;
+    const msgs = v.msgs;
+    const n = msgs.length;
     // RFC 3501 §9: a sequence number above the number of messages is an error (BAD). A range
     // with "*" is always valid (so "1:*" on an empty mailbox names nothing, without an error).
-    for (const [a, b] of set.ranges) if (a !== STAR && b !== STAR && Math.min(a, b) > n) bad('invalid message sequence number');
-    const seqs = Array.from({ length: n }, (_, i) => i + 1);
-    return resolveSet(set, seqs, n).map((s) => [s - 1, v.msgs[s - 1]!]);
+    if (!uid) for (const [a, b] of set.ranges) if (a !== STAR && b !== STAR && Math.min(a, b) > n) bad('invalid message sequence number');
+    // Each range becomes an interval of indexes (binary search on the ascending UIDs), so a
+    // command naming a few messages costs O(log n), not a pass over the whole mailbox.
+    const max = uid ? (n ? msgs[n - 1]!.uid : 0) : n;
+    const spans: Array<[number, number]> = [];
+    for (const [a, b] of set.ranges) {
+      const x = a === STAR ? max : a;
+      const y = b === STAR ? max : b;
+      const lo = Math.min(x, y);
+      const hi = Math.max(x, y);
+      const first = uid ? lowerBound(msgs, lo) : Math.max(lo, 1) - 1;
+      const last = uid ? lowerBound(msgs, hi + 1) - 1 : Math.min(hi, n) - 1;
+      if (first <= last) spans.push([first, last]);
+    }
+    spans.sort((p, q) => p[0] - q[0]);
+    const out: Array<[number, Msg]> = [];
+    let next = 0;
+    for (const [first, last] of spans) {
+      for (let i = Math.max(first, next); i <= last; i++) out.push([i, msgs[i]!]);
+      next = Math.max(next, last + 1);
+    }
+    return out;
   }
 
   // ---- FETCH --------------------------------------------------------------------------------
@@ -620,26 +880,47 @@ export class ImapSession {
     if (c.uid && !items.some((i) => i.kind === 'simple' && i.name === 'UID')) items.unshift({ kind: 'simple', name: 'UID' });
     if (req.changedSince !== null || items.some((i) => i.kind === 'simple' && i.name === 'MODSEQ')) this.condstore = true;
     if (req.changedSince !== null && !items.some((i) => i.kind === 'simple' && i.name === 'MODSEQ')) items.push({ kind: 'simple', name: 'MODSEQ' });
+    if (req.vanished) {
+      // RFC 7162 §3.2.6: UID FETCH only, with CHANGEDSINCE, after ENABLE QRESYNC.
+      if (!c.uid) bad('VANISHED is a UID FETCH modifier');
+      if (!this.qresync) bad('VANISHED without ENABLE QRESYNC');
+      if (req.changedSince === null) bad('VANISHED needs CHANGEDSINCE');
+    }
     const v = this.view!;
     let targets = this.resolve(set, c.uid);
+    if (req.vanished && !set.saved) {
+      // Before any FETCH response (§3.2.6): the set's UIDs expunged since CHANGEDSINCE.
+      // "*" reaches the highest UID ever given, so "1:*" covers a vanished last message too.
+      const ch = await this.store.changesSince(v.mailbox.id, req.changedSince!);
+      const maxUid = Math.max(v.msgs.length ? v.msgs[v.msgs.length - 1]!.uid : 0, ch.uidNext - 1);
+      await this.sendVanishedEarlier(ch.expunged.filter((u) => inSet(set, u, maxUid)));
+    }
     if (req.changedSince !== null) targets = targets.filter(([, m]) => m.modseq > req.changedSince!);
     const seen = setsSeen(items) && !v.readOnly;
     const stored = needsStored(items);
+    const simple = items.every((i) => i.kind === 'simple');
+    // Only ENVELOPE needs the stored message: the server's MessageCache may have it.
+    const mc = stored && items.every((i) => i.kind === 'simple' && i.name !== 'BODY' && i.name !== 'BODYSTRUCTURE') ? this.cacheOf(v) : null;
+    const envOf = (uid: number) => {
+      const e = mc?.get(uid);
+      return this.utf8 ? e?.envelopeUtf8 : e?.envelope;
+    };
     let buf: Out[] = [];
     let bufLen = 0;
-    // Writes what was gathered; a literal's octets stream from the blob store (backpressure).
+    // Hands what was gathered to emit(); a literal's octets stream from the blob store, a large
+    // one straight to the socket (backpressure), a small one gathered with the rest.
     const flush = async () => {
-      const text: (string | Buffer)[] = [];
       for (const o of buf) {
-        if (typeof o === 'string' || Buffer.isBuffer(o)) text.push(o);
+        if (typeof o === 'string' || Buffer.isBuffer(o)) await this.emit(o);
         else {
-          text.push(`${o.binary ? '~' : ''}{${o.size}}\r\n`);
-          await this.conn.write(Buffer.concat(text.map((t) => (typeof t === 'string' ? Buffer.from(t, 'utf8') : t))));
-          text.length = 0;
-          for await (const chunk of o.chunks) await this.conn.write(chunk);
+          await this.emit(`${o.binary ? '~' : ''}{${o.size}}\r\n`);
+          if (o.size > WRITE_CHUNK) await this.flushOut();
+          for await (const chunk of o.chunks) {
+            if (o.size > WRITE_CHUNK) await this.conn.write(chunk);
+            else await this.emit(chunk);
+          }
         }
       }
-      if (text.length) await this.conn.write(Buffer.concat(text.map((t) => (typeof t === 'string' ? Buffer.from(t, 'utf8') : t))));
       buf = [];
       bufLen = 0;
     };
@@ -661,16 +942,36 @@ export class ImapSession {
         }
       }
       let rows = new Map<number, StoredMessage>();
-      if (stored) rows = new Map((await this.store.getMessages(v.mailbox.id, batch.map(([, m]) => m.uid))).map((r) => [r.uid, r]));
+      const need = stored ? batch.filter(([, m]) => envOf(m.uid) === undefined).map(([, m]) => m.uid) : [];
+      if (need.length) rows = new Map((await this.store.getMessages(v.mailbox.id, need)).map((r) => [r.uid, r]));
       for (const [i, m] of batch) {
         const row = rows.get(m.uid) ?? null;
-        if (stored && !row) {
+        let envelope = mc ? envOf(m.uid) : undefined;
+        if (mc && envelope === undefined && row) {
+          envelope = formatEnvelope((row.meta as MessageMeta).envelope, this.utf8);
+          const e = mc.entry(m.uid);
+          if (this.utf8) e.envelopeUtf8 = envelope;
+          else e.envelope = envelope;
+        }
+        if (stored && !row && envelope === undefined) {
           missing++;
           continue; // expunged by another session, not yet announced
         }
         let fetchItems = items;
         if (seen && !items.some((x) => x.kind === 'simple' && x.name === 'FLAGS')) fetchItems = [...items, { kind: 'simple', name: 'FLAGS' }];
-        const values = await fetchValues(fetchItems, { seq: i + 1, uid: m.uid, flags: m.flags, modseq: m.modseq, size: m.size, internalDate: m.internalDate, stored: row, utf8: this.utf8, blobs: this.store.blobs });
+        // RFC 7162 §3.2.4: a FETCH that sets \Seen reports UID and MODSEQ once CONDSTORE is on.
+        if (seen && this.condstore) fetchItems = [...fetchItems, { kind: 'simple', name: 'UID' }, { kind: 'simple', name: 'MODSEQ' }];
+        const fc: FetchContext = { seq: i + 1, uid: m.uid, flags: m.flags, modseq: m.modseq, size: m.size, internalDate: m.internalDate, stored: row, utf8: this.utf8, blobs: this.store.blobs, ...(envelope !== undefined ? { envelope } : {}) };
+        const text = simple ? simpleFetchText(fetchItems, fc) : null;
+        if (text !== null) {
+          const lineText = `* ${i + 1} FETCH (${text})\r\n`;
+          if (t?.active) t.server(lineText.slice(0, 300).trimEnd());
+          buf.push(lineText);
+          bufLen += lineText.length;
+          if (bufLen >= WRITE_CHUNK) await flush();
+          continue;
+        }
+        const values = await fetchValues(fetchItems, fc);
         const line: Out[] = [`* ${i + 1} FETCH (`, ...values, ')\r\n'];
         if (t?.active) t.server(`* ${i + 1} FETCH (${values.map((o) => (typeof o === 'string' ? o : Buffer.isBuffer(o) ? '<octets>' : `{${o.size}}`)).join('').slice(0, 300)})`);
         for (const o of line) {
@@ -733,7 +1034,8 @@ export class ImapSession {
       if (!silent || (this.condstore && u)) {
         const parts: string[] = [];
         if (!silent) parts.push(`FLAGS ${list(msg.flags)}`);
-        if (c.uid) parts.push(`UID ${msg.uid}`);
+        // RFC 7162 §3.2.4: UID too once CONDSTORE is on.
+        if (c.uid || this.condstore) parts.push(`UID ${msg.uid}`);
         if (this.condstore) parts.push(`MODSEQ (${msg.modseq})`);
         await this.send(`* ${i + 1} FETCH (${parts.join(' ')})`);
       }
@@ -756,15 +1058,30 @@ export class ImapSession {
     const env = { blobs: this.store.blobs, maxSeq: v.msgs.length, maxUid: v.msgs.length ? v.msgs[v.msgs.length - 1]!.uid : 0, saved: v.saved };
     let maxModseq = 0;
     const usesModseq = JSON.stringify(prog.key).includes('"modseq"');
+    // RFC 7162 §3.2.10.2: no VANISHED (nor EXPUNGE) after a UID SEARCH that uses message numbers.
+    if (JSON.stringify(prog.key).includes('"op":"seq"')) c.holdExpunge = true;
     if (usesModseq) this.condstore = true;
     const msgs = [...v.msgs];
+    // FROM/TO/CC/BCC/SUBJECT only: the decoded fields may be in the server's MessageCache.
+    const mc = needStored && answerableFromFields(prog.key, CACHED_SEARCH_FIELDS) ? this.cacheOf(v) : null;
     for (let b = 0; b < msgs.length; b += BATCH) {
       const batch = msgs.slice(b, b + BATCH);
       let rows = new Map<number, StoredMessage>();
-      if (needStored) rows = new Map((await this.store.getMessages(v.mailbox.id, batch.map((m) => m.uid))).map((r) => [r.uid, r]));
+      const need = needStored ? batch.filter((m) => !mc?.get(m.uid)?.searchFields).map((m) => m.uid) : [];
+      if (need.length) rows = new Map((await this.store.getMessages(v.mailbox.id, need)).map((r) => [r.uid, r]));
       for (let j = 0; j < batch.length; j++) {
         const m = batch[j]!;
-        if (await matches(prog.key, { seq: b + j + 1, uid: m.uid, flags: m.flags, size: m.size, internalDate: m.internalDate, modseq: m.modseq, stored: rows.get(m.uid) ?? null }, env)) {
+        const row = rows.get(m.uid) ?? null;
+        const cache: SearchCache = {};
+        if (mc) {
+          const hit = mc.get(m.uid)?.searchFields;
+          if (hit) cache.header = hit;
+          else if (row) {
+            const all = await headerOf(env, row, cache);
+            mc.entry(m.uid).searchFields = all.filter((f) => CACHED_SEARCH_FIELDS.has(f.name));
+          }
+        }
+        if (await matches(prog.key, { seq: b + j + 1, uid: m.uid, flags: m.flags, size: m.size, internalDate: m.internalDate, modseq: m.modseq, stored: row }, env, cache)) {
           hits.push(m);
           hitSeqs.push(b + j + 1);
           maxModseq = Math.max(maxModseq, m.modseq);
@@ -798,7 +1115,7 @@ export class ImapSession {
     a.sp();
     const set = a.seqSet();
     a.sp();
-    const name = a.astring();
+    const name = this.nameIn(a.astring());
     a.end();
     const v = this.view!;
     if (move && v.readOnly) no('mailbox is read-only', 'READ-ONLY');
@@ -815,19 +1132,17 @@ export class ImapSession {
     // RFC 6851 §4.3: COPYUID in an untagged OK, then the EXPUNGEs, then the tagged OK.
     if (code) await this.send(`* OK [${code}] moved`);
     await this.expungeUids(pairs.map((p) => p[0]));
+    if (this.condstore) {
+      // RFC 6851 §4.4: the source's new HIGHESTMODSEQ in the tagged OK.
+      const after = await this.store.getMailboxById(v.mailbox.id);
+      if (after) return `OK [HIGHESTMODSEQ ${after.highestModseq}] MOVE completed`;
+    }
     return 'OK MOVE completed';
   }
 
-  /** Removes these UIDs from the view, telling the client (each EXPUNGE renumbers). */
+  /** Removes these UIDs from the view, telling the client (EXPUNGE or VANISHED). */
   async expungeUids(uids: readonly number[]): Promise<void> {
-    const v = this.view!;
-    for (const uid of [...uids].sort((a, b) => a - b)) {
-      const i = findUid(v.msgs, uid);
-      if (i < 0) continue;
-      v.msgs.splice(i, 1);
-      v.pendingExpunge.delete(uid);
-      await this.send(`* ${i + 1} EXPUNGE`);
-    }
+    await this.announceExpunged(uids);
   }
 
   async expunge(c: Ctx, silent: boolean): Promise<string | void> {
@@ -847,7 +1162,10 @@ export class ImapSession {
     const doomed = current.filter((m) => hasFlag(m.flags, '\\Deleted') && findUid(v.msgs, m.uid) >= 0 && (!only || only.has(m.uid))).map((m) => m.uid);
     if (!doomed.length) return;
     const r = await this.store.expunge(v.mailbox.id, doomed);
-    if (!silent) await this.expungeUids(r.expunged);
+    if (silent) return;
+    await this.expungeUids(r.expunged);
+    // RFC 7162 §3.2.7, §3.2.9: with QRESYNC the new HIGHESTMODSEQ goes in the tagged OK.
+    if (this.qresync && r.expunged.length) return `OK [HIGHESTMODSEQ ${r.modseq}] ${c.uid ? 'UID ' : ''}EXPUNGE completed`;
   }
 }
 
@@ -859,126 +1177,152 @@ const AUTHED: readonly ImapState[] = ['auth', 'selected'];
 const SELECTED: readonly ImapState[] = ['selected'];
 
 /** LIST pattern (RFC 3501 §6.3.8): "*" matches anything, "%" anything but the delimiter. */
-function patternRegExp(ref: string, pattern: string): RegExp {
-  const full = ref + pattern;
-  const src = full.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/%/g, '[^/]*');
+function patternRegExp(canonical: string): RegExp {
+  const src = canonical.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/%/g, '[^/]*');
   return new RegExp(`^${src}$`, 's');
 }
 
-function matchName(re: RegExp, name: string): boolean {
-  // INBOX is case-insensitive (RFC 3501 §5.1).
-  return re.test(name) || (name === 'INBOX' && re.test('inbox')) || (name === 'INBOX' && /^inbox$/i.test(re.source.slice(1, -1)));
+/**
+ * The canonical LIST pattern (RFC 9051 §6.3.9): the reference with the pattern appended; a
+ * leading INBOX is case-insensitive (RFC 3501 §5.1) and so matched as "INBOX".
+ */
+function canonicalPattern(ref: string, pattern: string): string {
+  return (ref + pattern).replace(/^inbox(?=\/|$)/i, 'INBOX');
 }
+
+/** RFC 9051 §6.3.9.1 selection options and §6.3.9.2 return options (RFC 5258, RFC 6154, RFC 5819). */
+const LIST_SELECTION = new Set(['SUBSCRIBED', 'REMOTE', 'RECURSIVEMATCH', 'SPECIAL-USE']);
+const LIST_RETURN = new Set(['CHILDREN', 'SUBSCRIBED', 'SPECIAL-USE', 'STATUS']);
 
 async function listCommand(s: ImapSession, c: Ctx, lsub: boolean): Promise<string | void> {
   const a = c.args;
   a.sp();
-  let selectOpts: string[] = [];
+  // RFC 9051 §6.3.9: the extended syntax is selection options, a pattern list, or RETURN.
+  let extended = false;
+  const sel = new Set<string>();
   if (!lsub && a.peek() === '(') {
-    selectOpts = a.list(() => a.atom().toUpperCase());
+    extended = true;
+    for (const o of a.list(() => a.atom().toUpperCase())) {
+      if (!LIST_SELECTION.has(o)) bad(`unknown LIST selection option ${o}`);
+      sel.add(o);
+    }
     a.sp();
   }
-  const ref = a.astring();
+  const ref = s.nameIn(a.astring());
   a.sp();
-  const patterns = !lsub && a.peek() === '(' ? a.list(() => a.listMailbox()) : [a.listMailbox()];
-  let returnOpts: string[] = [];
+  let patterns: string[];
+  if (!lsub && a.peek() === '(') {
+    extended = true;
+    patterns = a.list(() => s.nameIn(a.listMailbox()));
+    if (!patterns.length) bad('empty pattern list');
+  } else patterns = [s.nameIn(a.listMailbox())];
+  const ret = new Set<string>();
+  let statusItems: string[] | null = null;
   if (!lsub && a.maybeSp()) {
+    extended = true;
     a.expect('RETURN ');
-    returnOpts = a.list(() => {
+    a.list(() => {
       const o = a.atom().toUpperCase();
+      if (!LIST_RETURN.has(o)) bad(`unknown LIST return option ${o}`);
       if (o === 'STATUS') {
         a.sp();
-        a.list(() => a.atom());
+        statusItems = parseStatusItems(a);
       }
+      ret.add(o);
       return o;
     });
   }
   a.end();
-  void returnOpts;
+  // §6.3.9.1: RECURSIVEMATCH alone (or with REMOTE only) is invalid.
+  if (sel.has('RECURSIVEMATCH') && !sel.has('SUBSCRIBED') && !sel.has('SPECIAL-USE')) bad('RECURSIVEMATCH needs another selection option');
   const verb = lsub ? 'LSUB' : 'LIST';
-  if (patterns.length === 1 && patterns[0] === '') {
+  if (!extended && patterns.length === 1 && patterns[0] === '') {
+    // Basic syntax only: the hierarchy delimiter and root.
     await s.send(`* ${verb} (\\Noselect) "/" ""`);
     return;
   }
+  // In the extended syntax empty patterns are ignored.
+  const res = patterns.filter((p) => p !== '').map((p) => patternRegExp(canonicalPattern(ref, p)));
+  const matches = (name: string) => res.some((re) => re.test(name));
   const boxes = await s.store.listMailboxes(s.account!.id);
-  const names = boxes.map((b) => b.name);
-  const subscribedOnly = lsub || selectOpts.includes('SUBSCRIBED');
-  const specialOnly = selectOpts.includes('SPECIAL-USE');
+  const byName = new Map(boxes.map((b) => [b.name, b]));
   // RFC 3501 §6.3.8: a level of hierarchy that is not a mailbox itself (only "a/b" exists) is
-  // listed, when the pattern matches it, as \Noselect (RFC 5258: \NonExistent too).
-  const existing = new Set(names);
-  const implied = new Set<string>();
-  for (const n of names) {
-    const parts = n.split('/');
-    for (let i = 1; i < parts.length; i++) {
-      const p = parts.slice(0, i).join('/');
-      if (!existing.has(p)) implied.add(p);
-    }
+  // listed, when the pattern matches it, as \Noselect (\NonExistent in the extended syntax).
+  const withChildren = new Set<string>();
+  for (const b of boxes) {
+    const parts = b.name.split('/');
+    for (let i = 1; i < parts.length; i++) withChildren.add(parts.slice(0, i).join('/'));
   }
-  const all = [...boxes, ...[...implied].map((name) => ({ name, subscribed: false, specialUse: null, implied: true }))];
-  for (const b of all.sort((x, y) => (x.name === 'INBOX' ? -1 : y.name === 'INBOX' ? 1 : x.name < y.name ? -1 : 1))) {
-    if ('implied' in b && (subscribedOnly || specialOnly)) continue;
-    if (subscribedOnly && !b.subscribed) continue;
-    if (specialOnly && !b.specialUse) continue;
-    const refBase = ref && !ref.endsWith('/') && patterns.some((p) => !p.startsWith('/')) ? ref : ref;
-    if (!patterns.some((p) => matchName(patternRegExp(refBase, p), b.name))) continue;
+  const names = [...new Set([...byName.keys(), ...withChildren])].sort((x, y) => (x === 'INBOX' ? -1 : y === 'INBOX' ? 1 : x < y ? -1 : x > y ? 1 : 0));
+  const filters: ((b: Mailbox) => boolean)[] = [];
+  if (lsub || sel.has('SUBSCRIBED')) filters.push((b) => b.subscribed);
+  if (sel.has('SPECIAL-USE')) filters.push((b) => !!b.specialUse);
+  const meets = (name: string): boolean => {
+    const b = byName.get(name);
+    if (!filters.length) return !lsub;
+    return !!b && filters.every((f) => f(b));
+  };
+  const criteria = [...sel].filter((o) => o === 'SUBSCRIBED' || o === 'SPECIAL-USE');
+  const showSubscribed = sel.has('SUBSCRIBED') || ret.has('SUBSCRIBED');
+  for (const name of names) {
+    if (!matches(name)) continue;
+    const b = byName.get(name) ?? null;
+    const meet = lsub ? !!b && b.subscribed : meets(name);
+    // §6.3.9.6: CHILDINFO when a descendant meets the selection but is not itself listed.
+    const childInfo = sel.has('RECURSIVEMATCH') && boxes.some((x) => x.name.startsWith(name + '/') && meets(x.name) && !matches(x.name));
+    if (!meet && !childInfo) continue;
     const attrs: string[] = [];
-    if ('implied' in b) attrs.push('\\Noselect');
-    if (!lsub) attrs.push(names.some((n) => n.startsWith(b.name + '/')) ? '\\HasChildren' : '\\HasNoChildren');
-    if (b.specialUse && !lsub) attrs.push(b.specialUse);
-    if (selectOpts.includes('SUBSCRIBED') && b.subscribed) attrs.push('\\Subscribed');
-    await s.send(`* ${verb} (${attrs.join(' ')}) "/" ${astr(b.name)}`);
+    if (!b) attrs.push(extended ? '\\NonExistent' : '\\Noselect');
+    if (!lsub) attrs.push(withChildren.has(name) ? '\\HasChildren' : '\\HasNoChildren');
+    if (b?.specialUse && !lsub) attrs.push(b.specialUse);
+    if (showSubscribed && b?.subscribed) attrs.push('\\Subscribed');
+    const ext = childInfo ? ` ("CHILDINFO" (${criteria.map(quote).join(' ')}))` : '';
+    await s.send(`* ${verb} (${attrs.join(' ')}) "/" ${s.nameOut(name)}${ext}`);
+    // RFC 9051 §6.3.9.2 (RFC 5819 LIST-STATUS): STATUS after the LIST of a selectable mailbox.
+    if (statusItems && b) await s.send(`* STATUS ${s.nameOut(name)} (${await statusValues(s.store, b.id, statusItems)})`);
   }
+}
+
+const STATUS_ITEMS = new Set(['MESSAGES', 'RECENT', 'UIDNEXT', 'UIDVALIDITY', 'UNSEEN', 'HIGHESTMODSEQ', 'SIZE', 'DELETED']);
+
+/** "(" status-att *(SP status-att) ")" (RFC 9051 §6.3.11). */
+function parseStatusItems(a: Args): string[] {
+  const items = a.list(() => a.atom().toUpperCase());
+  if (!items.length) bad('empty STATUS list');
+  for (const it of items) if (!STATUS_ITEMS.has(it)) bad(`unknown STATUS item ${it}`);
+  return items;
+}
+
+async function statusValues(store: Store, mailboxId: number, items: readonly string[]): Promise<string> {
+  const st = await store.mailboxStatus(mailboxId);
+  const value: Record<string, number> = {
+    MESSAGES: st.messages,
+    RECENT: 0,
+    UIDNEXT: st.uidNext,
+    UIDVALIDITY: st.uidValidity,
+    UNSEEN: st.unseen,
+    HIGHESTMODSEQ: st.highestModseq,
+    SIZE: st.size,
+    DELETED: st.deleted,
+  };
+  return [...new Set(items)].map((it) => `${it} ${value[it]}`).join(' ');
 }
 
 async function statusCommand(s: ImapSession, c: Ctx): Promise<string | void> {
   const a = c.args;
   a.sp();
-  const name = a.astring();
+  const name = s.nameIn(a.astring());
   a.sp();
-  const items = a.list(() => a.atom().toUpperCase());
+  const items = parseStatusItems(a);
   a.end();
-  if (!items.length) bad('empty STATUS list');
   const mb = await s.store.getMailbox(s.account!.id, name);
   if (!mb) no('no such mailbox', 'NONEXISTENT');
-  const st = await s.store.mailboxStatus(mb!.id);
-  const out: string[] = [];
-  for (const it of items) {
-    switch (it) {
-      case 'MESSAGES':
-        out.push(`MESSAGES ${st.messages}`);
-        break;
-      case 'RECENT':
-        out.push('RECENT 0');
-        break;
-      case 'UIDNEXT':
-        out.push(`UIDNEXT ${st.uidNext}`);
-        break;
-      case 'UIDVALIDITY':
-        out.push(`UIDVALIDITY ${st.uidValidity}`);
-        break;
-      case 'UNSEEN':
-        out.push(`UNSEEN ${st.unseen}`);
-        break;
-      case 'HIGHESTMODSEQ':
-        out.push(`HIGHESTMODSEQ ${st.highestModseq}`);
-        break;
-      case 'SIZE':
-        out.push(`SIZE ${st.size}`);
-        break;
-      case 'DELETED':
-        out.push(`DELETED ${st.deleted}`);
-        break;
-      default:
-        bad(`unknown STATUS item ${it}`);
-    }
-  }
-  await s.send(`* STATUS ${astr(mb!.name)} (${out.join(' ')})`);
+  await s.send(`* STATUS ${s.nameOut(mb!.name)} (${await statusValues(s.store, mb!.id, items)})`);
 }
 
-function mailboxArg(a: Args): string {
+function mailboxArg(s: ImapSession, a: Args): string {
   a.sp();
-  const name = a.astring();
+  const name = s.nameIn(a.astring());
   a.end();
   return name;
 }
@@ -1053,14 +1397,21 @@ const COMMANDS: Record<string, CommandSpec> = {
     handler: async (s, c) => {
       const enabled: string[] = [];
       while (c.args.maybeSp()) {
+        // RFC 5161 §3.1: each extension is listed once.
         const cap = c.args.atom().toUpperCase();
         if (cap === 'CONDSTORE') s.condstore = true;
+        else if (cap === 'QRESYNC') {
+          // RFC 7162 §3.2.3: QRESYNC implies CONDSTORE.
+          s.qresync = true;
+          s.condstore = true;
+        }
         else if (cap === 'IMAP4REV2') {
           s.rev2 = true;
           s.utf8 = true;
         } else if (cap === 'UTF8=ACCEPT') s.utf8 = true;
         else continue;
-        enabled.push(cap === 'IMAP4REV2' ? 'IMAP4rev2' : cap);
+        const name = cap === 'IMAP4REV2' ? 'IMAP4rev2' : cap;
+        if (!enabled.includes(name)) enabled.push(name);
       }
       c.args.end();
       await s.send(`* ENABLED${enabled.length ? ' ' + enabled.join(' ') : ''}`);
@@ -1078,7 +1429,7 @@ const COMMANDS: Record<string, CommandSpec> = {
   CREATE: {
     states: AUTHED,
     handler: async (s, c) => {
-      const name = normalizeName(mailboxArg(c.args));
+      const name = normalizeName(mailboxArg(s, c.args));
       if (name === 'INBOX') no('INBOX always exists', 'ALREADYEXISTS');
       if (await s.store.getMailbox(s.account!.id, name)) no('mailbox exists', 'ALREADYEXISTS');
       // RFC 3501 §6.3.3: superior names are created as needed.
@@ -1098,7 +1449,7 @@ const COMMANDS: Record<string, CommandSpec> = {
   DELETE: {
     states: AUTHED,
     handler: async (s, c) => {
-      const name = mailboxArg(c.args);
+      const name = mailboxArg(s, c.args);
       if (/^inbox$/i.test(name)) no('INBOX cannot be deleted', 'CANNOT');
       const mb = await s.store.getMailbox(s.account!.id, name);
       if (!mb) no('no such mailbox', 'NONEXISTENT');
@@ -1111,9 +1462,9 @@ const COMMANDS: Record<string, CommandSpec> = {
     handler: async (s, c) => {
       const a = c.args;
       a.sp();
-      const from = a.astring();
+      const from = s.nameIn(a.astring());
       a.sp();
-      const to = normalizeName(a.astring());
+      const to = normalizeName(s.nameIn(a.astring()));
       a.end();
       const mb = await s.store.getMailbox(s.account!.id, from);
       if (!mb) no('no such mailbox', 'NONEXISTENT');
@@ -1134,7 +1485,7 @@ const COMMANDS: Record<string, CommandSpec> = {
   SUBSCRIBE: {
     states: AUTHED,
     handler: async (s, c) => {
-      const mb = await s.store.getMailbox(s.account!.id, mailboxArg(c.args));
+      const mb = await s.store.getMailbox(s.account!.id, mailboxArg(s, c.args));
       if (!mb) no('no such mailbox', 'NONEXISTENT');
       await s.store.setSubscribed(mb!.id, true);
     },
@@ -1142,7 +1493,7 @@ const COMMANDS: Record<string, CommandSpec> = {
   UNSUBSCRIBE: {
     states: AUTHED,
     handler: async (s, c) => {
-      const mb = await s.store.getMailbox(s.account!.id, mailboxArg(c.args));
+      const mb = await s.store.getMailbox(s.account!.id, mailboxArg(s, c.args));
       if (!mb) no('no such mailbox', 'NONEXISTENT');
       await s.store.setSubscribed(mb!.id, false);
     },
@@ -1182,6 +1533,9 @@ const COMMANDS: Record<string, CommandSpec> = {
   MOVE: { states: SELECTED, handler: (s, c) => s.copyMove(c, true) },
   IDLE: { states: AUTHED, handler: (s, c) => idle(s, c) },
 };
+
+/** Commands that write while waiting for the client: their responses are not batched. */
+const UNBATCHED = new Set(['AUTHENTICATE', 'STARTTLS', 'IDLE']);
 
 /** A handler that already answered (STARTTLS). */
 const NO_TAGGED = '\u0000';

@@ -133,8 +133,6 @@ function applyMimeHeader(part: BodyPart, fields: readonly HeaderField[], digestC
 export function createMetaParser(): MetaParser {
   let size = 0;
   let completeLines = 0;
-  /** Content length (without line end) of the last complete line. */
-  let prevLineLen = 0;
   let eightBit = false;
   let problem: string | null = null;
   let sawFirstLine = false;
@@ -241,7 +239,6 @@ export function createMetaParser(): MetaParser {
       size += segLen + 1;
       line(lineStart, content, contentLen, eol);
       completeLines++;
-      prevLineLen = contentLen;
       lastEol = eol;
       lineStart = size;
       lineLen = 0;
@@ -393,13 +390,15 @@ export function createMetaParser(): MetaParser {
     }
   }
 
+  /**
+   * A body's size in text lines (RFC 3501 §7.4.2 body-fld-lines): the line ends within it, as
+   * Dovecot counts them, so an unterminated last line does not count — whether the body ends at
+   * a boundary (the CRLF before "--boundary" belongs to the delimiter, RFC 2046 §5.1.1) or at the
+   * end of the input.
+   */
   function linesOf(e: Entity, byBoundary: boolean): number {
-    if (byBoundary) {
-      const n = completeLines - e.linesAtBodyStart;
-      if (n <= 0) return 0;
-      return n - 1 + (prevLineLen > 0 ? 1 : 0);
-    }
-    return completeLines - e.linesAtBodyStart + (lineLen > 0 ? 1 : 0);
+    const n = completeLines - e.linesAtBodyStart;
+    return Math.max(0, byBoundary ? n - 1 : n);
   }
 
   function closeEntity(e: Entity, end: number, byBoundary: boolean): void {

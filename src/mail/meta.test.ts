@@ -97,12 +97,12 @@ describe('messageMeta: MIME structure and offsets', () => {
     assert.deepEqual(plain.params, { charset: 'utf-8' });
     assert.equal(header(nested, html), 'Content-Type: text/html\r\n\r\n');
     assert.equal(body(nested, html), '<p>html</p>');
-    assert.equal(html.lines, 1);
+    assert.equal(html.lines, 0); // no line end of its own: the CRLF belongs to the delimiter
     assert.equal(att.type, 'application');
     assert.equal(att.encoding, 'base64');
     assert.deepEqual(att.disposition, { type: 'attachment', params: { filename: 'a.bin' } });
     assert.equal(body(nested, att), 'AAECAw==');
-    assert.equal(att.lines, 1);
+    assert.equal(att.lines, 0);
     assert.equal(m.lines, 31);
   });
 
@@ -247,9 +247,9 @@ describe('messageMeta: MIME structure and offsets', () => {
     assert.equal(p2.bodyStart, p2.bodyEnd);
   });
 
-  it('counts lines: unterminated last line counts, the CRLF before a boundary does not', () => {
+  it('counts body lines as Dovecot does, by line ends: an unterminated last line does not count, nor the CRLF before a boundary', () => {
     const m = messageMeta(Buffer.from('Subject: x\r\n\r\none\r\ntwo'));
-    assert.equal(m.body.lines, 2);
+    assert.equal(m.body.lines, 1);
     assert.equal(m.lines, 4);
     const m2 = messageMeta(Buffer.from('Subject: x\r\n\r\none\r\ntwo\r\n'));
     assert.equal(m2.body.lines, 2);
