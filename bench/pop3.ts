@@ -2,12 +2,14 @@
 // (Debian dovecot-pop3d, run by this script on loopback over a temporary maildir), with the same
 // client, and prints messages/s for each and the ratio.
 //
-//   npm run bench -- pop3 [--users K] [--messages N] [--size KB] [--rounds R]
+//   npm run bench -- pop3 [--users K] [--messages N] [--size KB] [--rounds R] [--workers W]
 //
 // K clients run at once, one per user; each logs in, RETRs its N messages of about KB KiB, and
 // QUITs (no DELE, so every round sees the same maildrop); R rounds after one warm-up round.
+// --workers W sets pop3.workers (W processes share the listening socket; the rss reported is
+// their sum). Dovecot runs its usual multi-process setup either way.
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -25,12 +27,14 @@ const { values } = parseArgs({
     messages: { type: 'string', default: '200' },
     size: { type: 'string', default: '10' },
     rounds: { type: 'string', default: '3' },
+    workers: { type: 'string', default: '1' },
   },
 });
 const USERS = Number(values.users);
 const MESSAGES = Number(values.messages);
 const SIZE_KB = Number(values.size);
 const ROUNDS = Number(values.rounds);
+const WORKERS = Number(values.workers);
 const PASSWORD = 'bench-password';
 
 function message(user: number, i: number): string {
@@ -66,11 +70,21 @@ async function measure(name: string, port: number): Promise<number> {
   return median;
 }
 
-async function startWharf(dir: string): Promise<{ port: number; stop: () => Promise<void>; rss: () => number }> {
+/** Resident memory of one process, from /proc (0 when it is gone). */
+function rssOf(pid: number): number {
+  try {
+    return Number(readFileSync(`/proc/${pid}/statm`, 'utf8').split(' ')[1]) * 4096;
+  } catch {
+    return 0;
+  }
+}
+
+async function startWharf(dir: string): Promise<{ port: number; stop: () => Promise<void>; rss: () => Promise<number> }> {
   const set: Record<string, unknown> = { hostname: 'bench.test', 'auth.scrypt_cost': 10, 'log.level': 'error', 'queue.enabled': false };
   for (const s of listenerSections()) set[`${s}.enabled`] = s === 'pop3';
   set['pop3.port'] = 0;
   set['pop3.max_per_ip'] = 1000;
+  set['pop3.workers'] = WORKERS;
   set['auth.throttle.free_attempts'] = 1000;
   const wharf = new Wharf({ config: loadConfig({ overrides: set }), dataDir: join(dir, 'wharf'), logStream: null });
   await wharf.open();
@@ -84,7 +98,11 @@ async function startWharf(dir: string): Promise<{ port: number; stop: () => Prom
     }
   }
   await wharf.start();
-  return { port: wharf.address('pop3').port, stop: () => wharf.stop(), rss: () => process.memoryUsage().rss };
+  const rss = async (): Promise<number> => {
+    const pool = (await wharf.inspectors.get('workers:pop3')?.()) as { children: { pid: number }[] } | undefined;
+    return process.memoryUsage().rss + (pool?.children ?? []).reduce((sum, c) => sum + rssOf(c.pid), 0);
+  };
+  return { port: wharf.address('pop3').port, stop: () => wharf.stop(), rss };
 }
 
 async function startDovecot(dir: string): Promise<{ port: number; stop: () => Promise<void> }> {
@@ -175,10 +193,10 @@ async function main(): Promise<void> {
     process.once('exit', () => void dovecot.stop());
     const w = await measure('wharf', wharf.port);
     const d = await measure('dovecot', dovecot.port);
-    const rss = wharf.rss();
+    const rss = await wharf.rss();
     await wharf.stop();
     await dovecot.stop();
-    printTable(`POP3 RETR, ${USERS} clients x ${MESSAGES} messages of ${SIZE_KB} KiB, median of ${ROUNDS}`, [
+    printTable(`POP3 RETR, ${USERS} clients x ${MESSAGES} messages of ${SIZE_KB} KiB, median of ${ROUNDS}, pop3.workers ${WORKERS}`, [
       ['wharf', `${w.toFixed(0)} messages/s`],
       ['dovecot', `${d.toFixed(0)} messages/s`],
       ['ratio wharf/dovecot', (w / d).toFixed(2)],

@@ -10,6 +10,7 @@ import { hostname as osHostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import type { Writable } from 'node:stream';
+import type { Server as NetServer } from 'node:net';
 import { Accounts } from './accounts.js';
 import { createAuthenticator } from './auth/authenticator.js';
 import type { Authenticator } from './auth/authenticator.js';
@@ -55,6 +56,12 @@ export class Wharf {
    * start, removed at stop.
    */
   readonly inspectors = new Map<string, () => unknown | Promise<unknown>>();
+  /**
+   * Listening TCP servers bound elsewhere, by config section ("pop3"): a service serves on the
+   * one for its section instead of binding its own (src/core/worker-pool.ts: the primary binds
+   * once and every worker process serves on the same socket).
+   */
+  readonly sharedListeners = new Map<string, NetServer>();
   private storeValue: Store | undefined;
   private tlsValue: TlsMaterial | undefined;
   private authValue: Authenticator | undefined;

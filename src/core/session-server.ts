@@ -69,7 +69,7 @@ export class SessionServer implements Service {
   }
 
   async start(): Promise<BoundAddress[]> {
-    return [await this.listener.start()];
+    return [await this.listener.start(this.wharf.sharedListeners.get(this.name))];
   }
 
   stop(deadlineMs: number): Promise<void> {

@@ -321,6 +321,10 @@ export class Pop3Session {
       await store.updateFlags(snap.mailbox.id, seen, 'add', ['\\Seen']).catch((e: unknown) => this.opts.logger.warn('pop3: could not set \\Seen', { err: describeError(e) }));
     }
     this.state = 'closed';
+    // RFC 1939 §6: the lock goes after the removal. Released before the +OK is written, so a
+    // client (or another process's session) that logs in again right after it never sees
+    // [IN-USE] for a session that is over.
+    await this.unlock();
     return R.signingOff;
   }
 
