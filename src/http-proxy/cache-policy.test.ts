@@ -15,7 +15,9 @@ import {
   onlyIfCached,
   parseCacheControl,
   parseHttpDate,
-  parseRange,
+  coalesceRanges,
+  multipartByteranges,
+  parseRanges,
   staleIfErrorAllowed,
   updateHeaders,
   varyKey,
@@ -227,15 +229,43 @@ test('Cache-Status (RFC 9211)', () => {
 });
 
 test('Range: single ranges, suffix, open-ended, unsatisfiable, ignored forms', () => {
-  assert.deepEqual(parseRange('bytes=0-4', 10), { start: 0, end: 4 });
-  assert.deepEqual(parseRange('bytes=5-', 10), { start: 5, end: 9 });
-  assert.deepEqual(parseRange('bytes=-3', 10), { start: 7, end: 9 });
-  assert.deepEqual(parseRange('bytes=-30', 10), { start: 0, end: 9 });
-  assert.deepEqual(parseRange('bytes=8-100', 10), { start: 8, end: 9 });
-  assert.equal(parseRange('bytes=10-', 10), 'unsatisfiable');
-  assert.equal(parseRange('bytes=-0', 10), 'unsatisfiable');
-  assert.equal(parseRange('bytes=0-1,3-4', 10), null);
-  assert.equal(parseRange('items=0-1', 10), null);
-  assert.equal(parseRange('bytes=5-2', 10), null);
-  assert.equal(parseRange(undefined, 10), null);
+  assert.deepEqual(parseRanges('bytes=0-4', 10), [{ start: 0, end: 4 }]);
+  assert.deepEqual(parseRanges('bytes=5-', 10), [{ start: 5, end: 9 }]);
+  assert.deepEqual(parseRanges('bytes=-3', 10), [{ start: 7, end: 9 }]);
+  assert.deepEqual(parseRanges('bytes=-30', 10), [{ start: 0, end: 9 }]);
+  assert.deepEqual(parseRanges('bytes=8-100', 10), [{ start: 8, end: 9 }]);
+  assert.equal(parseRanges('bytes=10-', 10), 'unsatisfiable');
+  assert.equal(parseRanges('bytes=-0', 10), 'unsatisfiable');
+  assert.equal(parseRanges('bytes=0-0', 0), 'unsatisfiable');
+  assert.equal(parseRanges('items=0-1', 10), null);
+  assert.equal(parseRanges('bytes=5-2', 10), null);
+  assert.equal(parseRanges('bytes=0-1,5-2', 10), null, 'one invalid range-spec: the field is ignored');
+  assert.equal(parseRanges('bytes=0-1,x', 10), null);
+  assert.equal(parseRanges('bytes=', 10), null);
+  assert.equal(parseRanges(undefined, 10), null);
+});
+
+test('Range: several ranges (RFC 9110 §14.1.1, §14.2): satisfiable subset, coalescing, order, limit', () => {
+  assert.deepEqual(parseRanges('bytes=0-1, 3-4', 10), [{ start: 0, end: 1 }, { start: 3, end: 4 }]);
+  assert.deepEqual(parseRanges('bytes=6-7,0-1', 10), [{ start: 6, end: 7 }, { start: 0, end: 1 }], 'the order asked for');
+  // unsatisfiable members are dropped while one is satisfiable
+  assert.deepEqual(parseRanges('bytes=0-1,50-60', 10), [{ start: 0, end: 1 }]);
+  assert.equal(parseRanges('bytes=50-60,70-', 10), 'unsatisfiable');
+  // overlapping and adjacent ranges are coalesced
+  assert.deepEqual(parseRanges('bytes=0-4,3-6', 10), [{ start: 0, end: 6 }]);
+  assert.deepEqual(parseRanges('bytes=0-4,5-6', 10), [{ start: 0, end: 6 }]);
+  assert.deepEqual(parseRanges('bytes=0-1,-2', 10), [{ start: 0, end: 1 }, { start: 8, end: 9 }]);
+  assert.deepEqual(parseRanges('bytes=0-1,8-9,1-8', 10), [{ start: 0, end: 9 }], 'a later range bridges two');
+  assert.equal(parseRanges(`bytes=${Array.from({ length: 65 }, (_, i) => `${i * 2}-${i * 2}`).join(',')}`, 1000), null, 'too many ranges: ignored');
+  assert.deepEqual(coalesceRanges([{ start: 10, end: 12 }, { start: 0, end: 2 }, { start: 20, end: 22 }, { start: 2, end: 10 }]), [{ start: 0, end: 12 }, { start: 20, end: 22 }]);
+});
+
+test('multipart/byteranges framing (RFC 9110 §14.6): exact length', () => {
+  const ranges = [{ start: 0, end: 1 }, { start: 5, end: 7 }];
+  const m = multipartByteranges('B0UND', 'text/plain', ranges, 10);
+  const body = '0123456789';
+  const text = m.heads[0] + body.slice(0, 2) + m.heads[1] + body.slice(5, 8) + m.tail;
+  assert.equal(m.length, Buffer.byteLength(text));
+  assert.equal(text, '--B0UND\r\nContent-Type: text/plain\r\nContent-Range: bytes 0-1/10\r\n\r\n01\r\n--B0UND\r\nContent-Type: text/plain\r\nContent-Range: bytes 5-7/10\r\n\r\n567\r\n--B0UND--\r\n');
+  assert.doesNotMatch(multipartByteranges('B', undefined, ranges, 10).heads[0]!, /Content-Type/);
 });

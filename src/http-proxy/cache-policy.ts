@@ -25,6 +25,15 @@ export type Directives = Map<string, string | true>;
 export function parseCacheControl(value: string | undefined): Directives {
   const out: Directives = new Map();
   if (!value) return out;
+  // the common simple forms ("max-age=60", "public, max-age=3600") without the general parser
+  if (/^[a-z-]+(=\d+)?(, ?[a-z-]+(=\d+)?)*$/.test(value)) {
+    for (const item of value.split(',')) {
+      const eq = item.indexOf('=');
+      const name = (eq < 0 ? item : item.slice(0, eq)).trim();
+      if (!out.has(name)) out.set(name, eq < 0 ? true : item.slice(eq + 1));
+    }
+    return out;
+  }
   // split on commas outside quoted strings
   const items: string[] = [];
   let cur = '';
@@ -187,16 +196,25 @@ export type Decision =
   /** Send a conditional request to the origin before answering. */
   | { kind: 'revalidate'; age: number; ttl: number; reason: string };
 
+/** What decide() needs of a stored response that depends on its headers only (callers may memoize it per header map). */
+export interface Derived {
+  lifetime: number;
+  res: Directives;
+}
+
+export function derive(entry: StoredMeta): Derived {
+  return { lifetime: freshnessLifetime(entry.status, entry.resHeaders, entry.responseTime), res: parseCacheControl(headerString(entry.resHeaders, 'cache-control')) };
+}
+
 /**
  * May the stored response be used for this request? RFC 9111 §4 (constructing responses from
  * caches), §4.2 (freshness), §5.2.1 (request directives), §5.2.2 (response directives) and
  * RFC 5861 §3. `ttl` is freshness lifetime minus current age (negative when stale).
  */
-export function decide(entry: StoredMeta, reqHeaders: HeaderMap, now: number): Decision {
+export function decide(entry: StoredMeta, reqHeaders: HeaderMap, now: number, derived: Derived = derive(entry)): Decision {
   const age = currentAge(entry.initialAge, entry.responseTime, now);
-  const lifetime = freshnessLifetime(entry.status, entry.resHeaders, entry.responseTime);
-  const ttl = lifetime - age;
-  const res = parseCacheControl(headerString(entry.resHeaders, 'cache-control'));
+  const ttl = derived.lifetime - age;
+  const res = derived.res;
   const req = parseCacheControl(headerString(reqHeaders, 'cache-control'));
   // RFC 9111 §5.4: Pragma: no-cache is no-cache when the request has no Cache-Control.
   if (reqHeaders['cache-control'] === undefined && /(^|,)\s*no-cache\s*(,|$)/i.test(headerString(reqHeaders, 'pragma') ?? '')) {
@@ -398,26 +416,87 @@ export function cacheStatus(cacheName: string, i: CacheStatusInfo): string {
   return parts.join('; ');
 }
 
+/** An inclusive byte range [start, end] of a representation. */
+export interface ByteRange {
+  start: number;
+  end: number;
+}
+
+/** Most ranges one request may ask for; beyond, the header is ignored (RFC 9110 §14.2 allows it). */
+export const MAX_RANGES = 64;
+
 /**
- * A single byte range (RFC 9110 §14.1.2) against a representation of `size` bytes: the
- * inclusive [start, end], 'unsatisfiable' (416), or null when the header is absent, not a
- * bytes range, or asks for several ranges (the full response is then sent, §14.2 allows it).
+ * The Range header (RFC 9110 §14.1.1, §14.2) against a representation of `size` bytes:
+ *  - null when absent, not a bytes range, syntactically invalid (one bad range-spec, e.g.
+ *    5-2, invalidates the whole ranges-specifier), or asking for more than MAX_RANGES ranges:
+ *    the full response is then sent (§14.2: a server MAY ignore the field);
+ *  - 'unsatisfiable' when no range-spec is satisfiable (416, §15.5.17);
+ *  - else the satisfiable ranges, clipped to the representation, with those that overlap or
+ *    touch coalesced (§14.2 lets a server coalesce), in the order of their first appearance.
  */
-export function parseRange(header: string | undefined, size: number): { start: number; end: number } | 'unsatisfiable' | null {
+export function parseRanges(header: string | undefined, size: number): ByteRange[] | 'unsatisfiable' | null {
   if (!header) return null;
-  const m = /^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$/i.exec(header);
+  const m = /^\s*bytes\s*=\s*(.*)$/i.exec(header);
   if (!m) return null;
-  const [, a, b] = m;
-  if (a === '' && b === '') return null;
-  if (a === '') {
-    // suffix-range: the last N bytes
-    const n = Number(b);
-    if (n === 0) return 'unsatisfiable';
-    return { start: Math.max(0, size - n), end: size - 1 };
+  const specs = m[1]!.split(',').map((x) => x.trim()).filter((x) => x !== '');
+  if (specs.length === 0 || specs.length > MAX_RANGES) return null;
+  const wanted: ByteRange[] = [];
+  for (const spec of specs) {
+    const r = /^(\d*)\s*-\s*(\d*)$/.exec(spec);
+    if (!r) return null;
+    const [, a, b] = r;
+    if (a === '' && b === '') return null;
+    if (a === '') {
+      // suffix-range: the last N bytes; satisfiable when N > 0 (and the representation non-empty)
+      const n = Number(b);
+      if (n > 0 && size > 0) wanted.push({ start: Math.max(0, size - n), end: size - 1 });
+      continue;
+    }
+    const start = Number(a);
+    if (b !== '' && Number(b) < start) return null; // invalid int-range: ignore the field
+    if (start >= size) continue; // unsatisfiable on its own
+    wanted.push({ start, end: b === '' ? size - 1 : Math.min(Number(b), size - 1) });
   }
-  const start = Number(a);
-  if (start >= size) return 'unsatisfiable';
-  const end = b === '' ? size - 1 : Math.min(Number(b), size - 1);
-  if (end < start) return null; // invalid range-spec: ignore the header (§14.2)
-  return { start, end };
+  if (wanted.length === 0) return 'unsatisfiable';
+  return coalesceRanges(wanted);
+}
+
+/**
+ * Merges ranges that overlap or touch; each merged range takes the place of the first of its
+ * members, so non-overlapping ranges keep the order the client asked for (§14.6 SHOULD).
+ */
+export function coalesceRanges(ranges: readonly ByteRange[]): ByteRange[] {
+  const out: ByteRange[] = [];
+  for (const r of ranges) {
+    let cur = { start: r.start, end: r.end };
+    let at = -1;
+    // The ranges in `out` never touch each other, so one pass suffices: a range that did not
+    // touch `cur` cannot touch cur ∪ o either (it would have to touch o).
+    for (let i = 0; i < out.length; ) {
+      const o = out[i]!;
+      if (cur.start <= o.end + 1 && o.start <= cur.end + 1) {
+        cur = { start: Math.min(o.start, cur.start), end: Math.max(o.end, cur.end) };
+        if (at < 0) {
+          at = i;
+          i++;
+        } else out.splice(i, 1);
+        out[at] = cur;
+      } else i++;
+    }
+    if (at < 0) out.push(cur);
+  }
+  return out;
+}
+
+/**
+ * The framing of a multipart/byteranges body (RFC 9110 §14.6): for each range the part head
+ * (boundary delimiter, Content-Type, Content-Range), then the closing delimiter; the caller
+ * sends head[i], the bytes of range i, ..., then tail. `length` is the exact body length.
+ */
+export function multipartByteranges(boundary: string, contentType: string | undefined, ranges: readonly ByteRange[], size: number): { heads: string[]; tail: string; length: number } {
+  const heads = ranges.map((r, i) => `${i === 0 ? '' : '\r\n'}--${boundary}\r\n${contentType ? `Content-Type: ${contentType}\r\n` : ''}Content-Range: bytes ${r.start}-${r.end}/${size}\r\n\r\n`);
+  const tail = `\r\n--${boundary}--\r\n`;
+  let length = Buffer.byteLength(tail);
+  for (let i = 0; i < ranges.length; i++) length += Buffer.byteLength(heads[i]!) + ranges[i]!.end - ranges[i]!.start + 1;
+  return { heads, tail, length };
 }

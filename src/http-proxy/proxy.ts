@@ -13,9 +13,14 @@
 //    response turned out not to be storable or not to match their request (Vary).
 //  - No client input and no origin behaviour throws out of a handler: errors become 400, 403,
 //    431, 502 or 504 answers, or a closed connection once the answer has started.
-//  - One transcript line per request (C: request line) and per answer (S: status line).
+//  - One transcript line per request (C: request line) and per answer (S: status line), plus
+//    a note with the answer's Cache-Status; one 'proxy-request' bus event per answer. Both
+//    cost nothing but a listener count when nobody listens.
+//  - A Range request answered from storage gets one part (206 + Content-Range), several parts
+//    (206 multipart/byteranges, RFC 9110 §14.6) or 416 with Content-Range: bytes */length.
 import * as http from 'node:http';
 import * as net from 'node:net';
+import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { EventBus } from '../core/events.js';
 import { Transcript } from '../core/events.js';
@@ -36,11 +41,12 @@ import {
   notStorableReason,
   onlyIfCached,
   parseHttpDate,
-  parseRange,
+  multipartByteranges,
+  parseRanges,
   staleIfErrorAllowed,
   updateHeaders,
 } from './cache-policy.js';
-import type { CacheStatusInfo, HeaderMap } from './cache-policy.js';
+import type { ByteRange, CacheStatusInfo, HeaderMap } from './cache-policy.js';
 import type { CacheEntry, CacheStore } from './cache-store.js';
 
 export interface ProxyOptions {
@@ -73,6 +79,34 @@ const REQUEST_DROPPED = new Set(['proxy-authorization']);
 const CONDITIONALS = ['if-none-match', 'if-modified-since', 'if-match', 'if-unmodified-since', 'if-range'];
 
 const CACHE_NAME = 'Wharf';
+
+/** What the cache did for one answer ('proxy-request' events, the console's counters). */
+export type ProxyCacheOutcome = 'hit' | 'revalidated' | 'stale' | 'miss' | 'bypass' | 'tunnel' | 'error';
+
+/** Bus event 'proxy-request': one per answer the proxy sends. */
+export interface ProxyRequestEvent {
+  session: string;
+  client: string;
+  method: string;
+  url: string;
+  status: number;
+  cache: ProxyCacheOutcome;
+  /** The Cache-Status field sent (RFC 9211), "" for a tunnel. */
+  cacheStatus: string;
+  /** ms since the epoch */
+  at: number;
+}
+
+/** The cache outcome an answer's Cache-Status parameters describe (no parameters: our own error). */
+export function cacheOutcome(info: CacheStatusInfo | undefined): ProxyCacheOutcome {
+  if (!info) return 'error';
+  if (info.hit) return 'hit';
+  if (info.detail === 'stale-if-error') return 'stale';
+  if (info.fwd === 'bypass' || info.fwd === 'method') return 'bypass';
+  if (info.fwd === 'stale' && info.fwdStatus === 304) return 'revalidated';
+  if (info.fwd) return 'miss';
+  return 'error';
+}
 
 class OriginError extends Error {
   constructor(
@@ -118,9 +152,14 @@ export class HttpProxy {
   private readonly sockets = new Set<net.Socket>();
   private readonly perIp = new Map<string, number>();
   private readonly transcripts = new WeakMap<net.Socket, Transcript>();
+  private readonly allowedSockets = new WeakMap<net.Socket, boolean>();
   private readonly inflight = new Map<string, Promise<void>>();
   private readonly via: string;
   private stopping = false;
+  private shared: net.Server | undefined;
+  private readonly onShared = (s: net.Socket): void => {
+    this.server.emit('connection', s);
+  };
 
   constructor(private readonly o: ProxyOptions) {
     this.allow = new AddressList(o.allow);
@@ -149,7 +188,21 @@ export class HttpProxy {
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket: net.Socket) => this.onClientError(err, socket));
   }
 
-  async start(): Promise<{ host: string; port: number }> {
+  /**
+   * Listens, or with `shared` serves on an already-listening server (proxy.workers: the socket
+   * the pool's primary bound and handed to every process; stop() closes our handle of it).
+   */
+  async start(shared?: net.Server): Promise<{ host: string; port: number }> {
+    if (shared) {
+      this.shared = shared;
+      // the kernel hands connections to the shared server's handle: its limit is ours (per process)
+      shared.maxConnections = this.o.maxConnections;
+      shared.on('connection', this.onShared);
+      // node:http starts its connection tracking (header timeouts, idle closing) on 'listening'
+      this.server.emit('listening');
+      const a = shared.address() as net.AddressInfo;
+      return { host: a.address, port: a.port };
+    }
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
       this.server.listen(this.o.port, this.o.host, () => {
@@ -164,6 +217,7 @@ export class HttpProxy {
   /** Stops accepting, lets requests in progress finish until the deadline, then closes the rest. */
   async stop(deadlineMs: number): Promise<void> {
     this.stopping = true;
+    if (this.shared) return this.stopShared(deadlineMs);
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeIdleConnections();
     const timer = setTimeout(() => {
@@ -176,6 +230,27 @@ export class HttpProxy {
     clearTimeout(timer);
     for (const s of this.sockets) s.destroy();
     this.agent.destroy();
+  }
+
+  /**
+   * stop() on a shared server: node:http does not count the connections we hand it, so drain
+   * by hand: close idle connections until none is left or the deadline passes.
+   */
+  private async stopShared(deadlineMs: number): Promise<void> {
+    const shared = this.shared!;
+    shared.off('connection', this.onShared);
+    // closes once its (natively counted) connections are gone, which we see to below
+    const closed = new Promise<void>((resolve) => shared.close(() => resolve()));
+    this.server.close();
+    const until = Date.now() + Math.max(0, deadlineMs);
+    while (this.sockets.size > 0 && Date.now() < until) {
+      this.server.closeIdleConnections();
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    this.server.closeAllConnections();
+    for (const s of this.sockets) s.destroy();
+    this.agent.destroy();
+    await closed;
   }
 
   private onConnection(socket: net.Socket): void {
@@ -225,11 +300,30 @@ export class HttpProxy {
     socket.destroySoon();
   }
 
-  private reply(ctx: { req: http.IncomingMessage; res: http.ServerResponse; transcript: Transcript }, status: number, message: string, headers: HeaderMap): void {
-    const clean: Record<string, string | string[]> = {};
-    for (const [k, v] of Object.entries(headers)) if (v !== undefined) clean[k] = v;
-    ctx.res.writeHead(status, message || http.STATUS_CODES[status] || '', clean);
-    ctx.transcript.server(`HTTP/1.1 ${status} ${message || http.STATUS_CODES[status] || ''}`.trimEnd());
+  private reply(ctx: { req: http.IncomingMessage; res: http.ServerResponse; transcript: Transcript; target?: Target }, status: number, message: string, headers: HeaderMap, info?: CacheStatusInfo): void {
+    // `headers` is always a map built for this answer: drop the absent fields in place
+    for (const k in headers) if (headers[k] === undefined) delete headers[k];
+    const text = message || http.STATUS_CODES[status] || '';
+    ctx.res.writeHead(status, text, headers as Record<string, string | string[]>);
+    const t = ctx.transcript;
+    if (t.active) {
+      t.server(`HTTP/1.1 ${status} ${text}`.trimEnd());
+      const cs = headerString(headers, 'cache-status');
+      if (cs) t.note(`Cache-Status: ${cs}`);
+    }
+    if (this.o.bus.listenerCount('proxy-request') > 0) {
+      const ev: ProxyRequestEvent = {
+        session: t.session,
+        client: t.peer,
+        method: ctx.req.method ?? '',
+        url: ctx.target?.key ?? ctx.req.url ?? '',
+        status,
+        cache: cacheOutcome(info),
+        cacheStatus: headerString(headers, 'cache-status') ?? '',
+        at: Date.now(),
+      };
+      this.o.bus.emit('proxy-request', ev);
+    }
   }
 
   private sendError(req: http.IncomingMessage, res: http.ServerResponse, status: number, message: string, detail: string, fwd?: CacheStatusInfo['fwd']): void {
@@ -239,29 +333,40 @@ export class HttpProxy {
       return;
     }
     const body = `${status} ${message}\n`;
+    const info: CacheStatusInfo = { ...(fwd ? { fwd } : {}), detail };
     this.reply({ req, res, transcript: t }, status, message, {
       'content-type': 'text/plain; charset=utf-8',
       'content-length': String(Buffer.byteLength(body)),
-      'cache-status': cacheStatus(CACHE_NAME, { ...(fwd ? { fwd } : {}), detail }),
+      'cache-status': cacheStatus(CACHE_NAME, info),
       via: this.via,
-    });
+    }, fwd ? info : undefined);
     res.end(req.method === 'HEAD' ? undefined : body);
   }
 
   private async onRequest(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const transcript = this.transcriptOf(req.socket);
-    transcript.client(`${req.method} ${req.url} HTTP/${req.httpVersion}`);
+    if (transcript.active) transcript.client(`${req.method} ${req.url} HTTP/${req.httpVersion}`);
     const method = req.method ?? 'GET';
-    if (!this.allow.has(req.socket.remoteAddress ?? '')) return this.sendError(req, res, 403, 'Forbidden', 'client not allowed');
+    if (!this.allowed(req.socket)) return this.sendError(req, res, 403, 'Forbidden', 'client not allowed');
     const target = this.targetOf(req);
     if (typeof target === 'string') return this.sendError(req, res, 400, 'Bad Request', target);
     // Loop detection: our own Via entry means the request came back to us.
-    const via = headerString(req.headers, 'via') ?? '';
-    if (via.split(',').some((v) => v.trim() === this.via)) return this.sendError(req, res, 508, 'Loop Detected', 'loop');
+    const via = headerString(req.headers, 'via');
+    if (via !== undefined && via.split(',').some((v) => v.trim() === this.via)) return this.sendError(req, res, 508, 'Loop Detected', 'loop');
     if (this.stopping) res.setHeader('connection', 'close');
     const ctx: Ctx = { req, res, transcript, target, method };
     if (this.o.cache && (method === 'GET' || method === 'HEAD')) return this.cacheable(ctx);
     await this.forward(ctx, undefined, method === 'GET' || method === 'HEAD' ? 'bypass' : 'method');
+  }
+
+  /** proxy.allow for the socket's peer (asked once per connection, not per request). */
+  private allowed(socket: net.Socket): boolean {
+    let ok = this.allowedSockets.get(socket);
+    if (ok === undefined) {
+      ok = this.allow.has(socket.remoteAddress ?? '');
+      this.allowedSockets.set(socket, ok);
+    }
+    return ok;
   }
 
   /** The absolute target of a request, or why it has none. */
@@ -277,7 +382,7 @@ export class HttpProxy {
       return 'bad target';
     }
     if (!url.hostname) return 'bad target';
-    url.hash = '';
+    if (raw.includes('#')) url.hash = '';
     return { url, key: url.href };
   }
 
@@ -289,7 +394,7 @@ export class HttpProxy {
     const e = store.lookup(ctx.target.key, reqH);
     const now = nowSec();
     if (e) {
-      const d = decide(e, reqH, now);
+      const d = decide(e, reqH, now, store.derived(e));
       if (d.kind === 'fresh' || d.kind === 'stale-ok') {
         return this.serveStored(ctx, e, { hit: true, ttl: d.ttl, ...(d.kind === 'stale-ok' ? { detail: 'max-stale' } : {}) }, d.age);
       }
@@ -303,9 +408,8 @@ export class HttpProxy {
       return this.forward(ctx, e, d.reason === 'request' ? 'request' : 'stale');
     }
     if (onlyIfCached(reqH)) return this.sendError(ctx.req, ctx.res, 504, 'Gateway Timeout', 'only-if-cached');
-    const fwd = store.hasUrl(ctx.target.key) ? 'vary-miss' : 'uri-miss';
-    if (ctx.method !== 'GET') return this.forward(ctx, undefined, fwd);
-    // Collapse concurrent misses for the same URL.
+    // Collapse concurrent misses for the same URL (a HEAD waits for a GET in flight too: the
+    // response is stored only once its body is complete, after the client got it).
     const pending = this.inflight.get(ctx.target.key);
     if (pending) {
       await pending;
@@ -314,8 +418,10 @@ export class HttpProxy {
         const d = decide(again, reqH, nowSec());
         if (d.kind === 'fresh' || d.kind === 'stale-ok') return this.serveStored(ctx, again, { hit: true, ttl: d.ttl, collapsed: true }, d.age);
       }
-      return this.forward(ctx, undefined, fwd);
+      return this.forward(ctx, undefined, store.hasUrl(ctx.target.key) ? 'vary-miss' : 'uri-miss');
     }
+    const fwd = store.hasUrl(ctx.target.key) ? 'vary-miss' : 'uri-miss';
+    if (ctx.method !== 'GET') return this.forward(ctx, undefined, fwd);
     const p = this.forward(ctx, undefined, fwd);
     const done = p.then(
       () => undefined,
@@ -331,8 +437,10 @@ export class HttpProxy {
 
   /** Answers from a stored response: HEAD, Range (206/416), client conditionals (304), Age. */
   private serveStored(ctx: Ctx, e: CacheEntry, info: CacheStatusInfo, age: number): void {
-    const headers: HeaderMap = { ...e.resHeaders };
-    delete headers['content-length'];
+    const store = this.o.cache!;
+    if (info.hit) store.recordHit(e);
+    const headers: HeaderMap = {};
+    for (const k in e.resHeaders) if (k !== 'content-length') headers[k] = e.resHeaders[k];
     headers['age'] = String(Math.max(0, Math.floor(age)));
     headers['via'] = appendVia(headers['via'], this.via);
     headers['cache-status'] = cacheStatus(CACHE_NAME, info);
@@ -342,41 +450,81 @@ export class HttpProxy {
       const h: HeaderMap = {};
       // RFC 9110 §15.4.5: a 304 carries the fields a 200 would have had that describe it.
       for (const k of ['cache-control', 'content-location', 'date', 'etag', 'expires', 'vary', 'last-modified', 'age', 'via', 'cache-status']) if (headers[k] !== undefined) h[k] = headers[k];
-      this.reply(ctx, 304, 'Not Modified', h);
+      this.reply(ctx, 304, 'Not Modified', h, info);
       ctx.res.end();
       return;
     }
-    let range: { start: number; end: number } | 'unsatisfiable' | null = null;
+    let ranges: ByteRange[] | 'unsatisfiable' | null = null;
     const ifRange = headerString(reqH, 'if-range');
     // RFC 9110 §14.2: Range applies to GET; If-Range must match the stored validator (strong ETag or date).
     if (ctx.method === 'GET' && e.status === 200 && (!ifRange || ifRange.trim() === headerString(e.resHeaders, 'etag')?.trim() || ifRange.trim() === headerString(e.resHeaders, 'last-modified')?.trim())) {
-      range = parseRange(headerString(reqH, 'range'), e.size);
+      ranges = parseRanges(headerString(reqH, 'range'), e.size);
     }
-    if (range === 'unsatisfiable') {
-      this.reply(ctx, 416, 'Range Not Satisfiable', { 'content-range': `bytes */${e.size}`, 'content-length': '0', via: headers['via'], 'cache-status': headers['cache-status'] });
+    if (ranges === 'unsatisfiable') {
+      // RFC 9110 §15.5.17: 416 with the current length.
+      this.reply(ctx, 416, 'Range Not Satisfiable', { 'content-range': `bytes */${e.size}`, 'content-length': '0', via: headers['via'], 'cache-status': headers['cache-status'] }, info);
       ctx.res.end();
       return;
     }
+    if (ranges && ranges.length > 1) return this.serveMultipart(ctx, e, headers, ranges, info);
+    const range = ranges?.[0];
     const status = range ? 206 : e.status;
     headers['content-length'] = String(range ? range.end - range.start + 1 : e.size);
     if (range) headers['content-range'] = `bytes ${range.start}-${range.end}/${e.size}`;
     if (e.status === 200 && !range) headers['accept-ranges'] = 'bytes';
-    this.reply(ctx, status, range ? 'Partial Content' : e.statusMessage, headers);
+    this.reply(ctx, status, range ? 'Partial Content' : e.statusMessage, headers, info);
     if (ctx.method === 'HEAD' || e.size === 0) {
       ctx.res.end();
       return;
     }
-    const body = this.o.cache!.body(e, range ?? undefined);
+    const body = store.body(e, range);
     if (Buffer.isBuffer(body)) {
       ctx.res.end(body);
       return;
     }
     body.on('error', (err) => {
       this.o.logger.warn('proxy cache body unreadable', { err, url: e.url });
-      this.o.cache!.drop(e);
+      store.drop(e);
       ctx.res.destroy();
     });
     body.pipe(ctx.res);
+  }
+
+  /** RFC 9110 §14.6: 206 multipart/byteranges, one part per (coalesced) range, in the order asked. */
+  private serveMultipart(ctx: Ctx, e: CacheEntry, headers: HeaderMap, ranges: ByteRange[], info: CacheStatusInfo): void {
+    const store = this.o.cache!;
+    const boundary = `wharf-${randomBytes(12).toString('hex')}`;
+    const m = multipartByteranges(boundary, headerString(e.resHeaders, 'content-type'), ranges, e.size);
+    // the representation's Content-Type moves into the parts (§14.6)
+    headers['content-type'] = `multipart/byteranges; boundary=${boundary}`;
+    headers['content-length'] = String(m.length);
+    delete headers['content-range'];
+    this.reply(ctx, 206, 'Partial Content', headers, info);
+    const res = ctx.res;
+    const run = async (): Promise<void> => {
+      for (let i = 0; i < ranges.length; i++) {
+        if (res.destroyed) return;
+        res.write(m.heads[i]!);
+        const body = store.body(e, ranges[i]);
+        if (Buffer.isBuffer(body)) {
+          if (!res.write(body)) await drained(res);
+          continue;
+        }
+        for await (const chunk of body) {
+          if (res.destroyed) {
+            body.destroy();
+            return;
+          }
+          if (!res.write(chunk as Buffer)) await drained(res);
+        }
+      }
+      res.end(m.tail);
+    };
+    run().catch((err: unknown) => {
+      this.o.logger.warn('proxy cache body unreadable', { err, url: e.url });
+      store.drop(e);
+      res.destroy();
+    });
   }
 
   /** RFC 5861 §3: refresh a stale entry without a client waiting (collapsed per URL). */
@@ -445,6 +593,7 @@ export class HttpProxy {
       delete headers['range'];
     }
     const hasBody = reqH['content-length'] !== undefined || reqH['transfer-encoding'] !== undefined;
+    if (this.o.cache && fwd !== 'bypass' && fwd !== 'method') this.o.cache.recordMiss();
     const requestTime = nowSec();
     let res: http.IncomingMessage;
     try {
@@ -481,7 +630,12 @@ export class HttpProxy {
 
     // RFC 9111 §4.4: a non-error answer to an unsafe method invalidates the URI (and same-origin
     // Location / Content-Location).
-    if (store) for (const u of invalidatedUris(ctx.method, status, ctx.target.key, resH)) store.invalidate(u);
+    if (store) {
+      const uris = invalidatedUris(ctx.method, status, ctx.target.key, resH);
+      for (const u of uris) store.invalidate(u);
+      // with workers: the other processes forget them before the client hears back
+      if (uris.length > 0) await store.synced();
+    }
 
     let writer = null;
     if (store && ctx.method === 'GET' && reqH['range'] === undefined && notStorableReason({ method: ctx.method, status, reqHeaders: reqH, resHeaders: resH }) === null) {
@@ -495,8 +649,9 @@ export class HttpProxy {
     const out: HeaderMap = { ...resH };
     out['via'] = appendVia(out['via'], this.via);
     const ttl = writer ? freshnessLifetime(status, resH, responseTime) - correctedInitialAge(resH, requestTime, responseTime) : undefined;
-    out['cache-status'] = cacheStatus(CACHE_NAME, { fwd, fwdStatus: status, ...(ttl !== undefined ? { ttl } : {}), ...(writer ? { stored: true } : {}) });
-    this.reply(ctx, status, res.statusMessage ?? '', out);
+    const info: CacheStatusInfo = { fwd, fwdStatus: status, ...(ttl !== undefined ? { ttl } : {}), ...(writer ? { stored: true } : {}) };
+    out['cache-status'] = cacheStatus(CACHE_NAME, info);
+    this.reply(ctx, status, res.statusMessage ?? '', out, info);
 
     await new Promise<void>((resolve) => {
       let clientGone = false;
@@ -595,7 +750,13 @@ export class HttpProxy {
   private onConnect(req: http.IncomingMessage, socket: net.Socket, head: Buffer): void {
     const t = this.transcriptOf(socket);
     t.client(`CONNECT ${req.url} HTTP/${req.httpVersion}`);
+    const event = (status: number, cache: ProxyCacheOutcome): void => {
+      if (this.o.bus.listenerCount('proxy-request') === 0) return;
+      const ev: ProxyRequestEvent = { session: t.session, client: t.peer, method: 'CONNECT', url: req.url ?? '', status, cache, cacheStatus: '', at: Date.now() };
+      this.o.bus.emit('proxy-request', ev);
+    };
     const answer = (status: string): void => {
+      event(Number(status.slice(0, 3)), 'error');
       t.server(`HTTP/1.1 ${status}`);
       socket.end(`HTTP/1.1 ${status}\r\nVia: ${this.via}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
     };
@@ -616,6 +777,7 @@ export class HttpProxy {
           connected = true;
           clearTimeout(timer);
           t.server('HTTP/1.1 200 Connection Established');
+          event(200, 'tunnel');
           socket.write(`HTTP/1.1 200 Connection Established\r\nVia: ${this.via}\r\n\r\n`);
           if (head.length > 0) upstream.write(head);
           socket.setTimeout(this.o.idleTimeout, () => socket.destroy());
@@ -635,6 +797,19 @@ export class HttpProxy {
       () => answer('502 Bad Gateway'),
     );
   }
+}
+
+/** Resolves when the response can take more data (or is gone). */
+function drained(res: http.ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.once('drain', done);
+    res.once('close', done);
+  });
 }
 
 function appendVia(v: string | string[] | undefined, ours: string): string {

@@ -49,7 +49,8 @@ async function startOrigin(): Promise<Origin> {
     const etag = '"v1"';
     if (path === '/hang') return; // never answers
     if (path.startsWith('/short')) {
-      if (req.headers['if-none-match'] === etag) return answer(304, { etag, 'cache-control': 'max-age=1' });
+      // the 304 carries a longer max-age: the stored headers are updated with it (RFC 9111 §4.3.4)
+      if (req.headers['if-none-match'] === etag) return answer(304, { etag, 'cache-control': 'max-age=60' });
       return answer(200, { etag, 'cache-control': 'max-age=1', 'content-type': 'text/plain' }, 'short-lived body');
     }
     if (path.startsWith('/vary')) {
@@ -84,6 +85,7 @@ async function startOrigin(): Promise<Origin> {
       }, 30);
       return;
     }
+    if (path.startsWith('/alphabet')) return answer(200, { 'cache-control': 'max-age=60', 'content-type': 'text/plain', etag: '"abc"' }, 'abcdefghijklmnopqrstuvwxyz0123456789');
     if (path.startsWith('/nostore')) return answer(200, { 'cache-control': 'no-store' }, 'secret');
     if (path.startsWith('/slow')) {
       setTimeout(() => answer(200, { 'cache-control': 'max-age=60' }, 'slow body'), 300);
@@ -253,9 +255,10 @@ describe('HTTP proxy', () => {
     assert.equal(b.body, 'short-lived body');
     assert.match(b.headers['cache-status']!, /fwd=stale; fwd-status=304/);
     assert.deepEqual(origin.statuses.get('GET /short'), [200, 304]);
-    // freshened by the 304: a hit again
+    // freshened by the 304 (its max-age=60 replaced the stored max-age=1): a hit again
     const c = await curl(port, `${base}/short`);
     assert.match(c.headers['cache-status']!, /hit/);
+    assert.equal(c.headers['cache-control'], 'max-age=60');
     assert.equal(origin.count('GET /short'), 2);
   });
 
@@ -305,6 +308,89 @@ describe('HTTP proxy', () => {
     const m = await curl(port, `${base}/ranged`, '-H', 'If-None-Match: "other"');
     assert.equal(m.status, 200);
     assert.equal(origin.count('GET /ranged'), 1);
+  });
+
+  it('multi-range requests from a stored response: multipart/byteranges, coalescing, 416', async () => {
+    const body = 'abcdefghijklmnopqrstuvwxyz0123456789';
+    await curl(port, `${base}/alphabet`);
+    const m = await curl(port, `${base}/alphabet`, '-r', '0-9,20-29');
+    assert.equal(m.status, 206);
+    const ct = /^multipart\/byteranges; boundary=(\S+)$/.exec(m.headers['content-type']!);
+    assert.ok(ct, m.headers['content-type']);
+    assert.equal(Number(m.headers['content-length']), Buffer.byteLength(m.body));
+    assert.equal(m.headers['content-range'], undefined);
+    const boundary = ct[1]!;
+    assert.ok(m.body.endsWith(`\r\n--${boundary}--\r\n`));
+    const parts = m.body.split(`--${boundary}`).slice(1, -1).map((p) => {
+      const [head, data] = p.replace(/^\r\n/, '').split('\r\n\r\n') as [string, string];
+      return { head, data: data.replace(/\r\n$/, '') };
+    });
+    assert.equal(parts.length, 2);
+    assert.match(parts[0]!.head, /Content-Type: text\/plain/);
+    assert.match(parts[0]!.head, /Content-Range: bytes 0-9\/36/);
+    assert.equal(parts[0]!.data, body.slice(0, 10));
+    assert.match(parts[1]!.head, /Content-Range: bytes 20-29\/36/);
+    assert.equal(parts[1]!.data, body.slice(20, 30));
+    // overlapping ranges coalesce into one: a plain 206
+    const c = await curl(port, `${base}/alphabet`, '-r', '0-5,3-9');
+    assert.equal(c.status, 206);
+    assert.equal(c.headers['content-range'], 'bytes 0-9/36');
+    assert.equal(c.body, body.slice(0, 10));
+    // a suffix range and an unsatisfiable one: only the satisfiable part
+    const s = await curl(port, `${base}/alphabet`, '-r', '-4,100-200');
+    assert.equal(s.status, 206);
+    assert.equal(s.body, '6789');
+    // none satisfiable: 416 with the length (RFC 9110 §15.5.17)
+    const u = await curl(port, `${base}/alphabet`, '-r', '100-200,300-');
+    assert.equal(u.status, 416);
+    assert.equal(u.headers['content-range'], 'bytes */36');
+    // If-Range with another validator: the whole representation
+    const ir = await curl(port, `${base}/alphabet`, '-r', '0-1,5-6', '-H', 'If-Range: "other"');
+    assert.equal(ir.status, 200);
+    assert.equal(ir.body, body);
+    assert.equal(origin.count('GET /alphabet'), 1);
+  });
+
+  it('publishes the cache to the console, proxy-request events and Cache-Status notes', async () => {
+    const events: { method: string; url: string; status: number; cache: string; cacheStatus: string }[] = [];
+    const off = t.wharf.bus.on('proxy-request', (ev) => events.push(ev as (typeof events)[number]));
+    transcript.length = 0;
+    try {
+      await curl(port, `${base}/inspect`);
+      await curl(port, `${base}/inspect`);
+      await curl(port, `${base}/inspect`, '--data-binary', 'x');
+    } finally {
+      off();
+    }
+    assert.deepEqual(
+      events.map((e) => [e.method, e.url, e.status, e.cache]),
+      [
+        ['GET', `${base}/inspect`, 200, 'miss'],
+        ['GET', `${base}/inspect`, 200, 'hit'],
+        ['POST', `${base}/inspect`, 200, 'bypass'],
+      ],
+    );
+    assert.match(events[1]!.cacheStatus, /^Wharf; hit/);
+    assert.ok(transcript.some((e) => e.dir === '*' && /^Cache-Status: Wharf; hit/.test(e.text)), JSON.stringify(transcript));
+    const inspector = t.wharf.inspectors.get('proxy-cache');
+    assert.ok(inspector, 'inspector registered');
+    await curl(port, `${base}/vary`, '-H', 'Accept-Encoding: gzip');
+    await curl(port, `${base}/page`);
+    const view = (await inspector()) as { enabled: boolean; size: number; maxSize: number; hits: number; misses: number; entries: { url: string; status: number; size: number; storedAt: number; ageSeconds: number; freshForSeconds: number; fresh: boolean; hits: number; vary?: string }[] };
+    assert.equal(view.enabled, true);
+    assert.ok(view.hits >= 2 && view.misses >= 2, JSON.stringify({ hits: view.hits, misses: view.misses }));
+    assert.ok(view.maxSize > 0 && view.size > 0);
+    assert.equal(view.entries[0]!.url, `${base}/page`, 'most recently used first');
+    const page = view.entries[0]!;
+    assert.equal(page.status, 200);
+    assert.equal(page.size, 'hello from /page'.length);
+    assert.ok(page.hits >= 2);
+    assert.equal(page.fresh, true);
+    assert.ok(page.freshForSeconds > 0 && page.freshForSeconds <= 60);
+    assert.ok(page.ageSeconds >= 0 && Math.abs(page.storedAt - Date.now()) < 120_000);
+    assert.equal(view.entries.find((e) => e.url === `${base}/vary`)?.vary, 'Accept-Encoding');
+    assert.equal(view.entries.some((e) => e.url === `${base}/inspect`), false, 'the POST invalidated it');
+    assert.equal(view.size, view.entries.reduce((n, e) => n + e.size, 0));
   });
 
   it('does not store no-store; removes hop-by-hop fields; relays chunked bodies', async () => {
@@ -420,11 +506,17 @@ describe('HTTP proxy: CONNECT, access control, restart', () => {
     await new Promise<void>((r) => tlsServer.listen(0, '127.0.0.1', r));
     const tlsPort = (tlsServer.address() as net.AddressInfo).port;
     const t = await startTestWharf({ services: ['proxy'], set: { 'proxy.connect_ports': [String(tlsPort)] } });
+    const events: { method: string; url: string; status: number; cache: string }[] = [];
+    t.wharf.bus.on('proxy-request', (ev) => events.push(ev as (typeof events)[number]));
     try {
       const { stdout } = await run('curl', ['-sS', '-k', '-i', '--max-time', '10', '-x', `http://127.0.0.1:${t.port('proxy')}`, `https://127.0.0.1:${tlsPort}/`]);
       const r = parseCurl(stdout);
       assert.equal(r.status, 200);
       assert.equal(r.body, 'secret over tls');
+      assert.deepEqual(
+        events.map((e) => [e.method, e.url, e.status, e.cache]),
+        [['CONNECT', `127.0.0.1:${tlsPort}`, 200, 'tunnel']],
+      );
     } finally {
       await t.stop();
       await sh.stop();
@@ -478,6 +570,7 @@ describe('HTTP proxy: CONNECT, access control, restart', () => {
       const b = await curl(t.port('proxy'), `http://127.0.0.1:${origin.port}/nc`);
       assert.equal(b.body, 'hello from /nc');
       assert.match(a.headers['cache-status']!, /fwd=bypass/);
+      assert.equal(t.wharf.inspectors.has('proxy-cache'), false);
       assert.equal(origin.count('GET /nc'), 2);
     } finally {
       await t.stop();
@@ -511,8 +604,15 @@ describe('HTTP proxy: CONNECT, access control, restart', () => {
       assert.equal(a.status, 200);
       await sleep(50); // the body commit happens as the response ends
       await t1.stop();
+      assert.equal(t1.wharf.inspectors.has('proxy-cache'), false, 'inspector removed at stop');
       const t2 = await startTestWharf({ services: ['proxy'], dataDir });
       try {
+        // the first answer after a restart reads the body from disk: several ranges of it
+        const m = await curl(t2.port('proxy'), `http://127.0.0.1:${origin.port}/persist`, '-r', '0-4,11-15');
+        assert.equal(m.status, 206);
+        assert.match(m.body, /Content-Range: bytes 0-4\/19\r\n\r\nhello\r\n/);
+        assert.match(m.body, /Content-Range: bytes 11-15\/19\r\n\r\n\/pers\r\n/);
+        assert.equal(Number(m.headers['content-length']), Buffer.byteLength(m.body));
         const b = await curl(t2.port('proxy'), `http://127.0.0.1:${origin.port}/persist`);
         assert.equal(b.body, 'hello from /persist');
         assert.match(b.headers['cache-status']!, /hit/);
