@@ -7,13 +7,16 @@
 //
 // Defaults: 4 clients; 4 files of 256 MiB (1 GiB in all) and 1,000 files of 4 KiB. K clients run
 // at once, each on its own control connection, taking files in turn; every transfer is TYPE I over
-// its own PASV data connection (RFC 959 §3.2, §4.1.2). Wharf runs in a child process so its RSS is
-// its own (sampled from /proc/<pid>/status every 50 ms), not the client's.
+// its own PASV data connection (RFC 959 §3.2, §4.1.2). Both servers run side by side and each
+// phase (large up, large down, small up, small down) runs on Wharf and then at once on vsftpd, so
+// on a shared machine both see about the same load. Wharf runs in a child process so its RSS is
+// its own (sampled from /proc/<pid>/status every 50 ms), not the client's; the child also reports
+// process.memoryUsage() at its RSS peak (V8 heap vs external/ArrayBuffer memory).
 //
 // Fairness: Wharf fsyncs every upload before its 226 (store.fsync, principle "durable before the
 // reply"); vsftpd never fsyncs. --no-fsync turns Wharf's off to compare the protocol paths alone.
 // vsftpd needs root (PAM login of a system user, created here as `wharfbench` when missing).
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -72,12 +75,33 @@ async function childWharf(dataDir: string): Promise<void> {
     await wharf.stop();
     process.exit(0);
   };
-  process.on('message', (m) => m === 'stop' && void stop());
+  // The breakdown of memory at the highest RSS seen since the last 'mem-reset' (V8 heap vs
+  // external/ArrayBuffer memory), sampled every 50 ms like the parent's RSS.
+  let peak: NodeJS.MemoryUsage = process.memoryUsage();
+  const sampler = setInterval(() => {
+    const m = process.memoryUsage();
+    if (m.rss > peak.rss) peak = m;
+  }, 50);
+  sampler.unref();
+  process.on('message', (m) => {
+    if (m === 'stop') void stop();
+    else if (m === 'mem-reset') peak = process.memoryUsage();
+    else if (m === 'mem') process.send!({ mem: peak });
+  });
   process.on('disconnect', () => void stop());
   process.send!({ port: wharf.address('ftp').port });
 }
 
-async function startWharfChild(dataDir: string): Promise<{ port: number; pid: number; stop: () => Promise<void> }> {
+interface WharfChild {
+  port: number;
+  pid: number;
+  /** process.memoryUsage() of the child at its highest RSS since memReset(). */
+  memAtPeak(): Promise<NodeJS.MemoryUsage>;
+  memReset(): void;
+  stop(): Promise<void>;
+}
+
+async function startWharfChild(dataDir: string): Promise<WharfChild> {
   const args = [...process.execArgv, process.argv[1]!, '--child-wharf', dataDir];
   if (values['no-fsync']) args.push('--no-fsync');
   const child: ChildProcess = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
@@ -89,6 +113,18 @@ async function startWharfChild(dataDir: string): Promise<{ port: number; pid: nu
   return {
     port,
     pid: child.pid!,
+    memReset: () => child.send('mem-reset'),
+    memAtPeak: () =>
+      new Promise((resolve) => {
+        const on = (m: unknown) => {
+          if (m && typeof m === 'object' && 'mem' in m) {
+            child.off('message', on);
+            resolve((m as { mem: NodeJS.MemoryUsage }).mem);
+          }
+        };
+        child.on('message', on);
+        child.send('mem');
+      }),
     stop: async () => {
       if (child.exitCode !== null) return;
       child.send('stop');
@@ -307,46 +343,40 @@ interface Result {
   downMBs: number;
   smallUp: number;
   smallDown: number;
-  rssBase?: number;
-  rssPeak?: number;
 }
 
-async function measure(name: string, port: number, user: string, password: string, pid?: number): Promise<Result> {
-  const setup = await BenchFtp.connect(port, user, password);
+interface Target {
+  name: string;
+  port: number;
+  user: string;
+  password: string;
+}
+
+async function warmUp(t: Target): Promise<void> {
+  const setup = await BenchFtp.connect(t.port, t.user, t.password);
   await setup.expect('MKD small', 257, 550);
   await setup.expect('MKD warm', 257, 550);
   await setup.quit();
   // Warm-up (JIT, caches, the passive port path) on files that are not measured.
-  await parallel(port, user, password, 50, (c, i) => c.stor(`warm/w${i}`, smallContent(i), SMALL_BYTES));
-  await parallel(port, user, password, 50, async (c, i) => void (await c.retr(`warm/w${i}`)));
-
-  const rssBase = pid ? procMem(pid) : undefined;
-  const sampler = pid ? new RssSampler(pid) : null;
-  const total = LARGE * LARGE_BYTES;
-  const up = await parallel(port, user, password, LARGE, (c, i) => c.stor(`large${i}.bin`, pattern, LARGE_BYTES));
-  const down = await parallel(port, user, password, LARGE, async (c, i) => {
-    const { bytes } = await c.retr(`large${i}.bin`);
-    if (bytes !== LARGE_BYTES) throw new Error(`${name}: large${i}.bin came back with ${bytes} bytes, expected ${LARGE_BYTES}`);
-  });
-  const rssPeak = sampler?.stop();
-
-  const sUp = await parallel(port, user, password, SMALL, (c, i) => c.stor(`small/f${i}`, smallContent(i), SMALL_BYTES));
-  const sDown = await parallel(port, user, password, SMALL, async (c, i) => {
-    const { content } = await c.retr(`small/f${i}`, true);
-    if (!content!.equals(smallContent(i))) throw new Error(`${name}: small/f${i} came back different`);
-  });
-  const r: Result = {
-    upMBs: total / MiB / up,
-    downMBs: total / MiB / down,
-    smallUp: SMALL / sUp,
-    smallDown: SMALL / sDown,
-    ...(rssBase !== undefined ? { rssBase, rssPeak } : {}),
-  };
-  console.error(
-    `${name}: large up ${r.upMBs.toFixed(0)} MB/s, down ${r.downMBs.toFixed(0)} MB/s; small up ${r.smallUp.toFixed(0)} files/s, down ${r.smallDown.toFixed(0)} files/s`,
-  );
-  return r;
+  await parallel(t.port, t.user, t.password, 50, (c, i) => c.stor(`warm/w${i}`, smallContent(i), SMALL_BYTES));
+  await parallel(t.port, t.user, t.password, 50, async (c, i) => void (await c.retr(`warm/w${i}`)));
 }
+
+/** The four measured phases, each in seconds. */
+const PHASES: Record<keyof Result, (t: Target) => Promise<number>> = {
+  upMBs: (t) => parallel(t.port, t.user, t.password, LARGE, (c, i) => c.stor(`large${i}.bin`, pattern, LARGE_BYTES)),
+  downMBs: (t) =>
+    parallel(t.port, t.user, t.password, LARGE, async (c, i) => {
+      const { bytes } = await c.retr(`large${i}.bin`);
+      if (bytes !== LARGE_BYTES) throw new Error(`${t.name}: large${i}.bin came back with ${bytes} bytes, expected ${LARGE_BYTES}`);
+    }),
+  smallUp: (t) => parallel(t.port, t.user, t.password, SMALL, (c, i) => c.stor(`small/f${i}`, smallContent(i), SMALL_BYTES)),
+  smallDown: (t) =>
+    parallel(t.port, t.user, t.password, SMALL, async (c, i) => {
+      const { content } = await c.retr(`small/f${i}`, true);
+      if (!content!.equals(smallContent(i))) throw new Error(`${t.name}: small/f${i} came back different`);
+    }),
+};
 
 async function main(): Promise<void> {
   if (!vsftpdAvailable()) {
@@ -361,15 +391,43 @@ async function main(): Promise<void> {
     mkdirSync(join(dir, 'wharf'));
     const wharf = await startWharfChild(join(dir, 'wharf'));
     cleanups.push(wharf.stop);
-    const w = await measure('wharf', wharf.port, WHARF_USER, PASSWORD, wharf.pid);
-    const hwm = procMem(wharf.pid, 'VmHWM');
-    await wharf.stop();
-    rmSync(join(dir, 'wharf'), { recursive: true, force: true }); // room on disk for the next one
-
+    await new Promise((r) => setTimeout(r, 500));
+    const idle = procMem(wharf.pid); // listening, nothing served yet
     mkdirSync(join(dir, 'vsftpd'));
     const vs = await startVsftpd({ dir: join(dir, 'vsftpd'), root: join(dir, 'vsftpd', 'root'), user: VSFTPD_USER, password: VSFTPD_PASSWORD });
     cleanups.push(vs.stop);
-    const v = await measure('vsftpd', vs.port, VSFTPD_USER, VSFTPD_PASSWORD);
+    const wt: Target = { name: 'wharf', port: wharf.port, user: WHARF_USER, password: PASSWORD };
+    const vt: Target = { name: 'vsftpd', port: vs.port, user: VSFTPD_USER, password: VSFTPD_PASSWORD };
+    await warmUp(wt);
+    await warmUp(vt);
+
+    // Each phase runs on Wharf, then at once on vsftpd: on a shared machine both see about the
+    // same load. Wharf's RSS is sampled through the large phases (it is idle during vsftpd's).
+    const rssBase = procMem(wharf.pid);
+    const sampler = new RssSampler(wharf.pid);
+    wharf.memReset();
+    const w = {} as Result;
+    const v = {} as Result;
+    const total = LARGE * LARGE_BYTES;
+    let rssPeak = 0;
+    let memPeak: NodeJS.MemoryUsage | null = null;
+    for (const phase of ['upMBs', 'downMBs', 'smallUp', 'smallDown'] as const) {
+      const per = phase === 'upMBs' || phase === 'downMBs' ? total / MiB : SMALL;
+      // sync(1) first: one server's dirty pages are not written back during the other's phase.
+      spawnSync('sync');
+      w[phase] = per / (await PHASES[phase](wt));
+      spawnSync('sync');
+      v[phase] = per / (await PHASES[phase](vt));
+      if (phase === 'downMBs') {
+        rssPeak = sampler.stop();
+        memPeak = await wharf.memAtPeak();
+      }
+    }
+    const hwm = procMem(wharf.pid, 'VmHWM');
+    for (const [name, r] of [['wharf', w], ['vsftpd', v]] as const) {
+      console.error(`${name}: large up ${r.upMBs.toFixed(0)} MB/s, down ${r.downMBs.toFixed(0)} MB/s; small up ${r.smallUp.toFixed(0)} files/s, down ${r.smallDown.toFixed(0)} files/s`);
+    }
+    await wharf.stop();
     await vs.stop();
 
     const mb = (x: number) => `${x.toFixed(0)} MB/s`;
@@ -388,9 +446,12 @@ async function main(): Promise<void> {
       ['wharf  small download', fs(w.smallDown)],
       ['vsftpd small download', fs(v.smallDown)],
       ['ratio wharf/vsftpd', (w.smallDown / v.smallDown).toFixed(2)],
-      ['wharf rss before large transfers', mib(w.rssBase)],
-      ['wharf peak rss during them', mib(w.rssPeak)],
+      ['wharf rss idle, just started', mib(idle)],
+      ['wharf rss before large transfers', mib(rssBase)],
+      ['wharf peak rss during them', mib(rssPeak)],
       ['wharf rss high-water mark (VmHWM)', mib(hwm)],
+      ['  at its peak: V8 heap used/total', `${mib(memPeak?.heapUsed)} / ${mib(memPeak?.heapTotal)}`],
+      ['  external (ArrayBuffers)', `${mib(memPeak?.external)} (${mib(memPeak?.arrayBuffers)})`],
     ]);
   } finally {
     for (const c of cleanups) await c().catch(() => {});

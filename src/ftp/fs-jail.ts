@@ -11,7 +11,10 @@
 //    one odd file name inside the home, not an escape. Percent-encoding is not decoded ("%2e%2e"
 //    is a literal name), so it cannot smuggle "..".
 //  - Names longer than NAME_MAX (255 octets) or paths longer than PATH_MAX are refused.
-import { realpath, lstat } from 'node:fs/promises';
+//  - resolveNew/resolveEntry hand back what they lstat'ed (`stats`), so a command does not stat
+//    the same name again (one file-system round trip less per upload).
+import type { Stats } from 'node:fs';
+import { realpath, lstat, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import { ReplyError } from '../core/errors.js';
 import { C550NotFound, C553BadName } from './codes.js';
@@ -24,6 +27,16 @@ export interface Resolved {
   virtual: string;
   /** Real path on disk. */
   real: string;
+}
+
+export interface ResolvedNew extends Resolved {
+  /** What the name is now (a symlink followed), or null when nothing is there. */
+  stats: Stats | null;
+}
+
+export interface ResolvedEntry extends Resolved {
+  /** The entry itself (lstat: a symlink is not followed). */
+  stats: Stats;
 }
 
 export class FsJail {
@@ -80,37 +93,37 @@ export class FsJail {
    * parent must exist inside the jail (symlinks resolved); the final name is not followed, but if
    * it is a symlink its target must be inside too (APPE and REST+STOR open through it).
    */
-  async resolveNew(cwd: string, arg: string): Promise<Resolved> {
-    const r = await this.resolveParent(cwd, arg);
-    const st = await lstat(r.real).catch(() => null);
+  async resolveNew(cwd: string, arg: string): Promise<ResolvedNew> {
+    const { st, ...r } = await this.resolveParent(cwd, arg);
     if (st?.isSymbolicLink()) {
       // A dangling link is refused too: writing through it would create its target, anywhere.
       const target = await realpath(r.real).catch(() => null);
       if (target === null || !this.inside(target)) throw new ReplyError(C553BadName);
+      return { ...r, stats: await stat(target).catch(() => null) };
     }
-    return r;
+    return { ...r, stats: st };
   }
 
-  private async resolveParent(cwd: string, arg: string): Promise<Resolved> {
+  /**
+   * The parent resolved and checked, and the lstat of the name. The lstat runs beside the
+   * realpath (one round trip, not two) on the path as written; its result is used only once the
+   * parent is known to be inside, where both paths name the same entry.
+   */
+  private async resolveParent(cwd: string, arg: string): Promise<Resolved & { st: Stats | null }> {
     const virtual = this.virtualPath(cwd, arg);
     if (virtual === '/') throw new ReplyError(C553BadName);
     const name = path.posix.basename(virtual);
     const parentVirtual = path.posix.dirname(virtual);
-    let parentReal: string;
-    try {
-      parentReal = await realpath(this.lexicalReal(parentVirtual));
-    } catch {
-      throw new ReplyError(C550NotFound);
-    }
-    if (!this.inside(parentReal)) throw new ReplyError(C550NotFound);
-    return { virtual, real: path.join(parentReal, name) };
+    const [parent, st] = await Promise.all([realpath(this.lexicalReal(parentVirtual)).catch(() => null), lstat(this.lexicalReal(virtual)).catch(() => null)]);
+    if (parent === null || !this.inside(parent)) throw new ReplyError(C550NotFound);
+    return { virtual, real: path.join(parent, name), st };
   }
 
   /** The entry itself, which must exist (lstat): DELE, RMD, RNFR act on a symlink, not its target. */
-  async resolveEntry(cwd: string, arg: string): Promise<Resolved> {
-    const r = await this.resolveParent(cwd, arg);
-    if (!(await lstat(r.real).catch(() => null))) throw new ReplyError(C550NotFound);
-    return r;
+  async resolveEntry(cwd: string, arg: string): Promise<ResolvedEntry> {
+    const { st, ...r } = await this.resolveParent(cwd, arg);
+    if (!st) throw new ReplyError(C550NotFound);
+    return { ...r, stats: st };
   }
 
   /** The virtual path of a real path inside the jail (for messages). */

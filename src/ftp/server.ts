@@ -1,15 +1,15 @@
 // The FTP listeners of an instance: `ftp` (plain control connection, AUTH TLS offered) and `ftps`
 // (implicit TLS, the control connection is TLS from the first byte). Each connection runs one
-// FtpSession; stopping drains them (an idle session gets 421, one in a transfer finishes it).
-import type * as net from 'node:net';
+// FtpSession on the shared listener shape (src/core/session-server.ts: limits, transcript,
+// drain: an idle session gets 421, one in a transfer finishes it first).
+//
+// The data channel needs TLS on both listeners (PROT P, RFC 4217 §9), so the session always gets
+// the instance's context, not SessionServer's STARTTLS-only one.
 import * as path from 'node:path';
-import { Connection } from '../core/connection.js';
-import { Transcript } from '../core/events.js';
-import { TcpListener } from '../core/listener.js';
-import { formatPeer } from '../core/net.js';
-import type { BoundAddress, Service } from '../service.js';
+import { SessionServer } from '../core/session-server.js';
 import type { Wharf } from '../wharf.js';
 import { parsePortRange } from './data-channel.js';
+import type { FtpShared } from './shared.js';
 import { FtpSession } from './session.js';
 import type { FtpSettings } from './session.js';
 
@@ -39,62 +39,24 @@ export function ftpSettings(w: Wharf): FtpSettings {
   };
 }
 
-export class FtpServer implements Service {
-  private readonly listener: TcpListener;
-  private readonly sessions = new Set<FtpSession>();
-  private readonly settings: FtpSettings;
-
-  constructor(
-    private readonly wharf: Wharf,
-    readonly name: 'ftp' | 'ftps',
-  ) {
-    const cfg = wharf.config;
-    const section = cfg[name];
-    this.settings = ftpSettings(wharf);
-    this.listener = new TcpListener({
-      service: name,
-      host: section.host,
-      port: section.port,
-      ...(name === 'ftps' ? { tls: () => wharf.tls.context } : {}),
-      maxConnections: cfg.ftp.max_connections,
-      maxPerIp: cfg.ftp.max_per_ip,
-      logger: wharf.logger,
-      refuseMessage: '421 Too many connections, try later.\r\n',
-      onConnection: (socket) => this.session(socket),
-    });
-    this.listener.onDrain(() => {
-      for (const s of this.sessions) s.drain();
-    });
-  }
-
-  async start(): Promise<BoundAddress[]> {
-    return [await this.listener.start()];
-  }
-
-  stop(deadlineMs: number): Promise<void> {
-    return this.listener.stop(deadlineMs);
-  }
-
-  private async session(socket: net.Socket): Promise<void> {
-    const w = this.wharf;
-    const sessionId = w.ids.next(this.name);
-    const transcript = new Transcript(w.bus, 'ftp', sessionId, formatPeer(socket.remoteAddress ?? '', socket.remotePort ?? 0));
-    const conn = new Connection(socket, { maxLine: FTP_MAX_LINE, idleTimeoutMs: this.settings.idleTimeoutMs, transcript });
-    transcript.note(`connected to ${this.name}${conn.secure ? ' (implicit TLS)' : ''}`);
-    const session = new FtpSession(conn, {
-      settings: this.settings,
-      authenticator: w.authenticator,
-      accountQuota: async (id) => (await w.store.getAccountById(id))?.quota ?? 0,
-      tls: () => w.tls.context,
-      logger: w.logger.child({ service: this.name, session: sessionId }),
-      transcript,
-    });
-    this.sessions.add(session);
-    try {
-      await session.run();
-    } finally {
-      this.sessions.delete(session);
-      transcript.note('closed');
-    }
-  }
+export function ftpServer(wharf: Wharf, name: 'ftp' | 'ftps', shared: FtpShared): SessionServer {
+  const settings = ftpSettings(wharf);
+  return new SessionServer(wharf, {
+    name,
+    implicitTls: name === 'ftps',
+    limits: wharf.config.ftp,
+    maxLine: FTP_MAX_LINE,
+    refuseMessage: '421 Too many connections, try later.\r\n',
+    makeSession: (ctx) =>
+      new FtpSession(ctx.conn, {
+        service: name,
+        settings,
+        authenticator: wharf.authenticator,
+        accountQuota: async (id) => (await wharf.store.getAccountById(id))?.quota ?? 0,
+        shared,
+        tls: () => wharf.tls.context,
+        logger: ctx.logger,
+        transcript: ctx.transcript,
+      }),
+  });
 }

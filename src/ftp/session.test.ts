@@ -2,9 +2,11 @@
 // real loopback sockets (the session's passive listener binds 127.0.0.1).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createAuthenticator } from '../auth/authenticator.js';
@@ -16,6 +18,9 @@ import { silentLogger } from '../core/logger.js';
 import { playTranscript, socketPair } from '../core/testing.js';
 import type { TestClient } from '../core/testing.js';
 import { selfSignedCertificate } from '../core/tls.js';
+import type { QuotaLedger } from './quota.js';
+import { FtpShared } from './shared.js';
+import { SEND_CHUNK } from './transfer.js';
 import { FtpSession } from './session.js';
 import type { FtpSettings } from './session.js';
 
@@ -39,10 +44,12 @@ interface Harness {
   transcript: string[];
   done: Promise<void>;
   session: FtpSession;
+  ledger: QuotaLedger;
+  shared: FtpShared;
 }
 
 let n = 0;
-function start(over: Partial<FtpSettings> = {}, opts: { localAddress?: string; remoteAddress?: string; quota?: number } = {}): Harness {
+function start(over: Partial<FtpSettings> = {}, opts: { localAddress?: string; remoteAddress?: string; quota?: number; shared?: FtpShared } = {}): Harness {
   const root = join(base, `t${++n}`);
   mkdirSync(root);
   const settings: FtpSettings = {
@@ -64,6 +71,7 @@ function start(over: Partial<FtpSettings> = {}, opts: { localAddress?: string; r
   const { server, client } = socketPair();
   if (opts.localAddress) (server as unknown as { localAddress: string }).localAddress = opts.localAddress;
   if (opts.remoteAddress) (server as unknown as { remoteAddress: string }).remoteAddress = opts.remoteAddress;
+  const shared = opts.shared ?? new FtpShared();
   const bus = new EventBus();
   const lines: string[] = [];
   bus.on('transcript', (e) => lines.push(`${e.dir}: ${e.text}`));
@@ -79,12 +87,13 @@ function start(over: Partial<FtpSettings> = {}, opts: { localAddress?: string; r
     settings,
     authenticator,
     accountQuota: async () => opts.quota ?? 0,
+    shared,
     tls: () => context,
     logger: silentLogger(),
     transcript,
   });
   const done = session.run();
-  return { client, root, home: join(settings.homesRoot, 'bob@hamburger.edu'), transcript: lines, done, session };
+  return { client, root, home: join(settings.homesRoot, 'bob@hamburger.edu'), transcript: lines, done, session, ledger: shared.quota, shared };
 }
 
 async function login(c: TestClient): Promise<void> {
@@ -139,6 +148,10 @@ async function upload(c: TestClient, cmd: string, body: Buffer | string): Promis
   assert.match(await c.readLine(), /^150 /);
   s.end(body);
   return c.readLine();
+}
+
+async function realHome(h: Harness): Promise<string> {
+  return realpathSync(h.home);
 }
 
 async function bye(h: Harness): Promise<void> {
@@ -407,6 +420,51 @@ test('REST resumes RETR and STOR; APPE appends; STOU picks a new name', async ()
   await bye(h);
 });
 
+test('RETR: empty file, REST at the end, a file of several chunks, a folder, a FIFO; download buffers are reused', async () => {
+  const h = start();
+  const c = h.client;
+  await login(c);
+  writeFileSync(join(h.home, 'empty'), '');
+  assert.equal((await download(c, 'RETR empty')).length, 0);
+  writeFileSync(join(h.home, 'ten'), '0123456789');
+  await playTranscript(c, `
+    C: REST 10
+    S: 350 Restarting at 10. Send STOR or RETR.`);
+  assert.equal((await download(c, 'RETR ten')).length, 0);
+  const big = randomBytes(SEND_CHUNK * 3 + 5);
+  writeFileSync(join(h.home, 'big'), big);
+  assert.ok((await download(c, 'RETR big')).equals(big));
+  await playTranscript(c, `
+    C: REST 100
+    S: 350 Restarting at 100. Send STOR or RETR.`);
+  assert.ok((await download(c, 'RETR big')).equals(big.subarray(100)));
+  // the pool hands out the same buffers again: no allocation per download
+  const pool = h.shared.buffers;
+  const taken: Buffer[] = [];
+  const take = pool.take.bind(pool);
+  pool.take = () => {
+    const b = take();
+    taken.push(b);
+    return b;
+  };
+  assert.ok((await download(c, 'RETR big')).equals(big));
+  assert.ok((await download(c, 'RETR big')).equals(big));
+  assert.equal(taken.length, 4);
+  assert.equal(new Set(taken).size, 2, 'two buffers, reused');
+  mkdirSync(join(h.home, 'dir'));
+  execFileSync('mkfifo', [join(h.home, 'fifo')]);
+  await playTranscript(c, `
+    C: EPSV
+    S: 229 *
+    C: RETR dir
+    S: 550 Not a plain file.
+    C: RETR fifo
+    S: 550 Not a plain file.
+    C: NOOP
+    S: 200 NOOP ok.`);
+  await bye(h);
+});
+
 test('TYPE A converts line ends both ways (RFC 959 §3.1.1.1)', async () => {
   const h = start();
   const c = h.client;
@@ -669,15 +727,83 @@ test('quota: an upload past it gets 552 and leaves nothing', async () => {
   await login(h.client);
   assert.equal(await upload(h.client, 'STOR small', Buffer.alloc(600)), '226 Transfer complete.');
   assert.equal(await upload(h.client, 'STOR big', Buffer.alloc(600)), '552 Requested file action aborted: quota exceeded.');
-  assert.deepEqual(readdirSync(h.home), ['small']);
+  assert.deepEqual(readdirSync(h.home), ['small'], 'nothing partial left');
   // overwriting frees the old bytes
   assert.equal(await upload(h.client, 'STOR small', Buffer.alloc(900)), '226 Transfer complete.');
+  assert.equal(await upload(h.client, 'STOR x', Buffer.alloc(101)), '552 Requested file action aborted: quota exceeded.');
   await bye(h);
   // the account's own quota wins over the default
   const k = start({ quota: 0 }, { quota: 10 });
   await login(k.client);
   assert.equal(await upload(k.client, 'STOR x', Buffer.alloc(11)), '552 Requested file action aborted: quota exceeded.');
   await bye(k);
+});
+
+test('quota: a running counter (one walk per home), freed by DELE, RNTO over a file, APPE and REST counted', async () => {
+  const h = start({ quota: 1000 });
+  mkdirSync(join(h.home, 'sub'), { recursive: true });
+  writeFileSync(join(h.home, 'sub', 'old'), Buffer.alloc(300)); // there before: found by the walk
+  await login(h.client);
+  assert.equal(h.ledger.walks, 0, 'no walk before the first upload');
+  assert.equal(await upload(h.client, 'STOR a', Buffer.alloc(400)), '226 Transfer complete.');
+  assert.equal(h.ledger.walks, 1);
+  assert.equal((await h.ledger.tracked(await realHome(h)))!.used, 700);
+  assert.equal(await upload(h.client, 'STOR b', Buffer.alloc(400)), '552 Requested file action aborted: quota exceeded.');
+  // DELE frees: the same upload fits now
+  await playTranscript(h.client, `
+    C: DELE sub/old
+    S: 250 File deleted.`);
+  assert.equal(await upload(h.client, 'STOR b', Buffer.alloc(400)), '226 Transfer complete.');
+  // RNTO over an existing file frees the replaced one
+  await playTranscript(h.client, `
+    C: RNFR b
+    S: 350 File exists, ready for destination name.
+    C: RNTO a
+    S: 250 Rename successful.`);
+  assert.equal((await h.ledger.tracked(await realHome(h)))!.used, 400);
+  // APPE adds; REST+STOR truncates at the offset first
+  assert.equal(await upload(h.client, 'APPE a', Buffer.alloc(500)), '226 Transfer complete.');
+  assert.equal(await upload(h.client, 'APPE a', Buffer.alloc(101)), '552 Requested file action aborted: quota exceeded.');
+  assert.equal(statSync(join(h.home, 'a')).size, 900, 'APPE keeps what fitted (it appends by design)');
+  h.client.send('REST 100');
+  assert.match(await h.client.readLine(), /^350 /);
+  assert.equal(await upload(h.client, 'STOR a', Buffer.alloc(850)), '226 Transfer complete.');
+  assert.equal(statSync(join(h.home, 'a')).size, 950);
+  assert.equal((await h.ledger.tracked(await realHome(h)))!.used, 950);
+  assert.equal(h.ledger.walks, 1, 'no walk per upload');
+  await bye(h);
+});
+
+test('quota: concurrent sessions of one user share the counter', async () => {
+  const shared = new FtpShared();
+  const ledger = shared.quota;
+  const a = start({ quota: 1000 }, { shared });
+  const b = start({ quota: 1000, homesRoot: join(a.root, 'homes') }, { shared });
+  await login(a.client);
+  await login(b.client);
+  // Both uploads are under way at once, each 600 bytes: only one may fit.
+  const begin = async (h: Harness, name: string) => {
+    const port = await pasv(h.client);
+    const s = await connectData(port);
+    h.client.send(`STOR ${name}`);
+    assert.match(await h.client.readLine(), /^150 /);
+    return s;
+  };
+  const sa = await begin(a, 'one');
+  const sb = await begin(b, 'two');
+  sa.write(Buffer.alloc(500));
+  sb.write(Buffer.alloc(500));
+  await new Promise((r) => setTimeout(r, 100));
+  // 500 + 500 are charged: a's last 100 bytes cross the limit, and its 500 come back for b's.
+  sa.end(Buffer.alloc(100));
+  assert.equal(await a.client.readLine(), '552 Requested file action aborted: quota exceeded.');
+  sb.end(Buffer.alloc(100));
+  assert.equal(await b.client.readLine(), '226 Transfer complete.');
+  assert.deepEqual(readdirSync(a.home), ['two'], 'only the upload that fitted is left');
+  assert.equal(ledger.walks, 1);
+  assert.equal((await ledger.tracked(await realHome(a)))!.used, 600);
+  await bye(a);
+  await bye(b);
 });
 
 test('anonymous access is read-only', async () => {

@@ -7,19 +7,23 @@
 //  - While a transfer runs, only ABOR, STAT and QUIT are answered at once (RFC 959 §4.1.3 and
 //    §5.4); any other command waits until the transfer's reply is out.
 //  - RFC 959 §4.1.3 / RFC 3659 §5: an upload goes to a temporary file in the target's folder, is
-//    fsync'ed and renamed into place before 226; a failed or dropped upload leaves nothing under
-//    the final name (REST+STOR and APPE write in place by design).
+//    fdatasync'ed once at its end, renamed into place and its folder fsync'ed (shared with the
+//    uploads finishing at the same time, transfer.ts DirSync) before 226; a failed or dropped
+//    upload leaves nothing under the final name (REST+STOR and APPE write in place by design).
+//  - Quota: uploads are charged to the home's running counter (quota.ts) as bytes arrive, and
+//    DELE, RNTO over a file and a replacing STOR give bytes back; no upload walks the home.
+//  - RETR and STOR share one transfer setup (fileCommand, startFileTransfer): the file is closed
+//    once, after the data connection is done, whatever happened.
 //  - Cleartext USER/PASS are refused (530) on a non-loopback connection without TLS unless
 //    auth.allow_insecure, and always before AUTH TLS when ftp.require_tls.
 //  - Handlers throw ReplyError; any other error is logged and answered 451, never a crash.
 //  - Paths never leave the home: every client path goes through FsJail.
 import { randomBytes } from 'node:crypto';
-import { lstat, mkdir, open, opendir, readdir, realpath, rename, rmdir, stat, unlink, utimes } from 'node:fs/promises';
-import type { Stats } from 'node:fs';
+import { lstat, mkdir, opendir, realpath, rename, rmdir, stat, unlink, utimes } from 'node:fs/promises';
+import { constants as fsConstants } from 'node:fs';
 import type * as net from 'node:net';
 import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import type { Readable, Writable } from 'node:stream';
 import type * as tls from 'node:tls';
 import type { Authenticator } from '../auth/authenticator.js';
 import type { Connection } from '../core/connection.js';
@@ -32,10 +36,13 @@ import { formatReply, quotePath, reply } from './codes.js';
 import type { FtpReply } from './codes.js';
 import { DataChannel } from './data-channel.js';
 import { FsJail } from './fs-jail.js';
+import type { HomeUsage } from './quota.js';
+import type { FtpShared } from './shared.js';
 import { DEFAULT_FACTS, featMlst, formatListLine, formatMlsxLine, listable, parseFactList } from './list-format.js';
 import type { EntryInfo, Fact } from './list-format.js';
 import { formatEpsv, formatPasv, formatTimeVal, parseCommand, parseEprt, parseHostPort, parseRestOffset, parseTimeVal, redactCommand, stripTelnet } from './parse.js';
-import { FileSink, FromCrlf, Meter, ToCrlf } from './transfer.js';
+import { CrlfDecoder, CrlfEncoder, Meter, TransferFile, receiveFile, sendFile } from './transfer.js';
+import type { Budget, Progress } from './transfer.js';
 
 export interface FtpSettings {
   hostname: string;
@@ -58,10 +65,14 @@ export interface FtpSettings {
 }
 
 export interface FtpSessionOptions {
+  /** The listener ("ftp", "ftps"), for the transcript. */
+  service?: string;
   settings: FtpSettings;
   authenticator: Authenticator;
   /** The account's own quota in bytes (0 = use the default). */
   accountQuota: (accountId: number) => Promise<number>;
+  /** What the instance's sessions share: quota counters, folder fsyncs, buffers (shared.ts). */
+  shared: FtpShared;
   /** TLS for AUTH TLS and PROT P; undefined when TLS is unavailable. */
   tls?: () => tls.SecureContext;
   logger: Logger;
@@ -79,10 +90,21 @@ interface ActiveTransfer {
   verb: string;
   path: string;
   started: number;
-  meter: Meter | null;
+  progress: Progress;
   controller: AbortController;
   aborted: boolean;
   done: Promise<void>;
+}
+
+interface TransferPlan {
+  verb: string;
+  /** The path (or "FILE: name") in the 150, STAT and the transcript. */
+  label: string;
+  progress: Progress;
+  /** Moves the data over the connection; the final reply. */
+  run: (sock: net.Socket, t: ActiveTransfer) => Promise<FtpReply>;
+  /** Always runs before the final reply: ok = the reply is a success. */
+  finish?: (ok: boolean) => Promise<void>;
 }
 
 const ANONYMOUS_NAMES = new Set(['anonymous', 'ftp']);
@@ -141,6 +163,7 @@ export class FtpSession {
   // ---- main loop -------------------------------------------------------------------------------
 
   async run(): Promise<void> {
+    this.opts.transcript?.note(`connected to ${this.opts.service ?? 'ftp'}${this.conn.secure ? ' (implicit TLS)' : ''}`);
     try {
       await this.send(C.C220Ready(this.s.hostname));
       while (!this.quit && !this.conn.closed) {
@@ -183,6 +206,7 @@ export class FtpSession {
       this.data.close();
       await this.writes;
       if (!this.conn.closed) await this.conn.close().catch(() => {});
+      this.opts.transcript?.note('closed');
     }
   }
 
@@ -251,12 +275,25 @@ export class FtpSession {
     return this.conn.secure || isLoopback(this.conn.localAddress) || this.s.allowInsecure;
   }
 
-  private async quotaLimit(): Promise<number> {
-    if (this.readOnly || !this.jail) return Infinity;
+  /**
+   * For an upload: the home's usage counter and the limit when a quota applies (the first use
+   * walks the home, quota.ts), or the counter with no limit when it is already tracked, or null.
+   */
+  private async uploadQuota(): Promise<{ usage: HomeUsage; limit: number } | null> {
+    if (this.readOnly || !this.jail) return null;
     const own = this.accountId ? await this.opts.accountQuota(this.accountId) : 0;
     const q = own > 0 ? own : this.s.quota;
-    if (!q) return Infinity;
-    return q - (await diskUsage(this.jail.root));
+    if (q > 0) return { usage: await this.opts.shared.quota.usage(this.jail.root), limit: q };
+    const tracked = this.opts.shared.quota.tracked(this.jail.root);
+    return tracked ? { usage: await tracked, limit: Infinity } : null;
+  }
+
+  /**
+   * For DELE and RNTO: the counter when the home is tracked (awaited before the change, so a walk
+   * in progress finishes first), else undefined: a later walk sees the change by itself.
+   */
+  private async trackedUsage(): Promise<HomeUsage | undefined> {
+    return this.jail ? await this.opts.shared.quota.tracked(this.jail.root) : undefined;
   }
 
   // ---- login (RFC 959 §4.1.1) ---------------------------------------------------------------------
@@ -419,7 +456,7 @@ export class FtpSession {
     if (t) {
       // RFC 959 §4.1.3: STAT during a transfer gives its status over the control connection.
       const secs = ((Date.now() - t.started) / 1000).toFixed(1);
-      await this.send({ code: 213, lines: ['Status:', ` ${t.verb} ${t.path}: ${t.meter?.bytes ?? 0} bytes transferred in ${secs} s`, 'End of status'] });
+      await this.send({ code: 213, lines: ['Status:', ` ${t.verb} ${t.path}: ${t.progress.bytes} bytes transferred in ${secs} s`, 'End of status'] });
       return;
     }
     if (arg.trim() === '') {
@@ -487,9 +524,11 @@ export class FtpSession {
     this.requireWrite();
     if (!arg.trim()) throw new ReplyError(C.C501Args);
     const r = await this.requireJail().resolveEntry(this.cwd, arg);
-    const st = await lstat(r.real).catch(fsReply);
+    const st = r.stats;
     if (st.isDirectory()) throw new ReplyError(C.C550NotFile);
+    const usage = await this.trackedUsage();
     await unlink(r.real).catch(fsReply);
+    if (usage && st.isFile()) usage.release(st.size);
     await this.send(reply(250, 'File deleted.'));
   }
 
@@ -509,7 +548,13 @@ export class FtpSession {
     if (from === null) throw new ReplyError(C.C503BadSequence);
     if (!arg.trim()) throw new ReplyError(C.C501Args);
     const r = await this.requireJail().resolveNew(this.cwd, arg);
+    // A file replaced by the rename frees its bytes (unless it is the same file: POSIX rename()
+    // of two links to one inode changes nothing).
+    const usage = await this.trackedUsage();
+    const replaced = usage ? await lstat(r.real).catch(() => null) : null;
+    const moved = replaced ? await lstat(from).catch(() => null) : null;
     await rename(from, r.real).catch(fsReply);
+    if (usage && replaced?.isFile() && !(moved && moved.ino === replaced.ino && moved.dev === replaced.dev)) usage.release(replaced.size);
     await this.send(reply(250, 'Rename successful.'));
   }
 
@@ -660,17 +705,19 @@ export class FtpSession {
 
   /**
    * Starts a transfer in the background: 150, the data connection (425 when it never comes),
-   * `work`, then the final reply. The command loop goes on reading (ABOR, STAT).
+   * `run`, `finish`, then the final reply. The command loop goes on reading (ABOR, STAT).
    */
-  private startTransfer(verb: string, vpath: string, meter: Meter | null, work: (sock: net.Socket, t: ActiveTransfer) => Promise<FtpReply>, cleanup?: () => Promise<void>): void {
+  private startTransfer(plan: TransferPlan): void {
     if (!this.data.prepared) throw new ReplyError(C.C425UsePasvOrPort);
+    const { verb, label } = plan;
     const controller = new AbortController();
-    const t: ActiveTransfer = { verb, path: vpath, started: Date.now(), meter, controller, aborted: false, done: Promise.resolve() };
+    const t: ActiveTransfer = { verb, path: label, started: Date.now(), progress: plan.progress, controller, aborted: false, done: Promise.resolve() };
     const run = async (): Promise<void> => {
       let final: FtpReply;
       let sock: net.Socket | null = null;
+      let ok = false;
       try {
-        await this.send(reply(150, `Opening ${this.typeAscii ? 'ASCII' : 'BINARY'} mode data connection for ${vpath}.`));
+        await this.send(reply(150, `Opening ${this.typeAscii ? 'ASCII' : 'BINARY'} mode data connection for ${label}.`));
         const ctx = this.protPrivate ? this.opts.tls?.() : undefined;
         try {
           sock = await this.data.connect({ timeoutMs: this.s.dataTimeoutMs, tls: ctx }, controller.signal);
@@ -681,16 +728,16 @@ export class FtpSession {
         const s = sock;
         if (ctx) this.opts.transcript?.note(`data connection TLS${(s as tls.TLSSocket).isSessionReused() ? ', session resumed' : ', new session'}`);
         if (this.s.idleTimeoutMs > 0) s.setTimeout(this.s.idleTimeoutMs, () => s.destroy(new WharfError('WHARF_TIMEOUT', 'data connection stalled')));
-        controller.signal.addEventListener('abort', () => s.destroy());
-        final = await work(s, t);
+        controller.signal.addEventListener('abort', () => s.destroy(), { once: true });
+        final = await plan.run(s, t);
+        ok = final.code < 400;
       } catch (err) {
         final = this.transferFailure(err, t);
-        await cleanup?.().catch(() => {});
       } finally {
         if (sock) closeGracefully(sock);
       }
-      const bytes = t.meter?.bytes;
-      this.opts.transcript?.note(`data: ${verb} ${vpath}${bytes !== undefined ? ` ${bytes} bytes` : ''} -> ${final.code}`);
+      await plan.finish?.(ok).catch((err: unknown) => this.log.warn('transfer cleanup failed', { verb, err: describeError(err) }));
+      this.opts.transcript?.note(`data: ${verb} ${label} ${t.progress.bytes} bytes -> ${final.code}`);
       await this.send(final);
     };
     const unwatch = this.watchUrgentAbor(t);
@@ -739,56 +786,72 @@ export class FtpSession {
     return C.C451LocalError;
   }
 
-  private takeRest(): number {
-    const n = this.restOffset;
+  /**
+   * What RETR and STOR/APPE/STOU check first: the REST offset they consume (RFC 3659 §5.3), a
+   * name, and a data connection prepared by PASV/EPSV/PORT/EPRT.
+   */
+  private fileCommand(arg: string): number {
+    const offset = this.restOffset;
     this.restOffset = 0;
-    return n;
+    if (!arg.trim()) throw new ReplyError(C.C501Args);
+    if (!this.data.prepared) throw new ReplyError(C.C425UsePasvOrPort);
+    return offset;
+  }
+
+  /**
+   * A file transfer: `file` may still be opening (an upload's temporary file opens while the 150
+   * goes out and the data connection comes); `move` gets it once open. The file is closed after
+   * the transfer whatever happens; `discard` runs after a failure.
+   */
+  private startFileTransfer(
+    verb: string,
+    label: string,
+    file: Promise<TransferFile>,
+    move: (sock: net.Socket, file: TransferFile, progress: Progress, t: ActiveTransfer) => Promise<FtpReply>,
+    discard?: () => Promise<void>,
+  ): void {
+    file.catch(() => {}); // awaited later; a failed open is reported by `move` (or ignored after a 425)
+    const progress: Progress = { bytes: 0 };
+    this.startTransfer({
+      verb,
+      label,
+      progress,
+      run: async (sock, t) => move(sock, await file.catch(fsReply), progress, t),
+      finish: async (ok) => {
+        await (await file.catch(() => null))?.close();
+        if (!ok) await discard?.();
+      },
+    });
   }
 
   async cmdRetr(arg: string): Promise<void> {
-    const offset = this.takeRest();
-    if (!arg.trim()) throw new ReplyError(C.C501Args);
-    if (!this.data.prepared) throw new ReplyError(C.C425UsePasvOrPort);
+    const offset = this.fileCommand(arg);
     const r = await this.requireJail().resolveExisting(this.cwd, arg);
-    const fh = await open(r.real, 'r').catch(fsReply);
-    let st: Stats;
+    // O_NONBLOCK: opening a FIFO must not wait for a writer (regular files ignore it).
+    const file = await TransferFile.open(r.real, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK).catch(fsReply);
+    // The first chunk is read with the fstat: a small file is in hand before the 150.
+    const pool = this.opts.shared.buffers;
+    const buf = pool.take();
+    const [st, first] = await Promise.allSettled([file.fh.stat(), file.fh.read(buf, 0, buf.length, offset)]);
     try {
-      st = await fh.stat();
+      if (st.status === 'rejected') fsReply(st.reason);
+      if (!st.value.isFile()) throw new ReplyError(C.C550NotFile);
+      // RFC 3659 §5.4
+      if (offset > st.value.size) throw new ReplyError(reply(554, 'Requested action not taken: invalid REST parameter.'));
+      if (first.status === 'rejected') fsReply(first.reason);
     } catch (err) {
-      await fh.close();
+      pool.give(buf);
+      await file.close();
       throw err;
     }
-    if (!st.isFile()) {
-      await fh.close();
-      throw new ReplyError(C.C550NotFile);
-    }
-    if (offset > st.size) {
-      await fh.close();
-      throw new ReplyError(reply(554, 'Requested action not taken: invalid REST parameter.')); // RFC 3659 §5.4
-    }
-    const meter = new Meter();
-    const ascii = this.typeAscii;
-    let closed = false;
-    const closeFh = async () => {
-      if (!closed) {
-        closed = true;
-        await fh.close().catch(() => {});
-      }
-    };
-    this.startTransfer(
-      'RETR',
-      r.virtual,
-      meter,
-      async (sock) => {
-        // The stream owns the handle from here (closes it at the end or on error).
-        closed = true;
-        const src = fh.createReadStream({ start: offset, highWaterMark: 256 * 1024 });
-        const stages: (Readable | Writable)[] = [src, ...(ascii ? [new ToCrlf()] : []), meter, sock];
-        await (pipeline as (...s: (Readable | Writable)[]) => Promise<void>)(...stages);
-        return C.C226Closing;
-      },
-      closeFh,
-    );
+    const length = st.value.size - offset;
+    const bytes = Math.min(first.value.bytesRead, length);
+    if (bytes >= length) void file.close(); // nothing more to read
+    const encoder = this.typeAscii ? new CrlfEncoder() : undefined;
+    this.startFileTransfer('RETR', r.virtual, Promise.resolve(file), async (sock, f, progress) => {
+      await sendFile(f, sock, { position: offset, first: { buf, bytes }, length, encoder, progress, pool });
+      return C.C226Closing;
+    });
   }
 
   async cmdStor(arg: string): Promise<void> {
@@ -807,7 +870,7 @@ export class FtpSession {
     for (let i = 0; i < 100; i++) {
       const candidate = i === 0 && arg.trim() ? base : `${base}.${randomBytes(4).toString('hex')}`;
       const r = await jail.resolveNew(this.cwd, candidate);
-      if (!(await lstat(r.real).catch(() => null))) {
+      if (!r.stats) {
         await this.store(candidate, 'STOU');
         return;
       }
@@ -816,62 +879,73 @@ export class FtpSession {
   }
 
   private async store(arg: string, verb: 'STOR' | 'APPE' | 'STOU'): Promise<void> {
-    const offset = this.takeRest();
     this.requireWrite();
-    if (!arg.trim()) throw new ReplyError(C.C501Args);
-    if (!this.data.prepared) throw new ReplyError(C.C425UsePasvOrPort);
+    const offset = this.fileCommand(arg);
     const r = await this.requireJail().resolveNew(this.cwd, arg);
-    const existing = await stat(r.real).catch(() => null);
+    const existing = r.stats;
     if (existing && !existing.isFile()) throw new ReplyError(C.C550NotFile);
     const inPlace = verb === 'APPE' || offset > 0;
     if (offset > 0 && (!existing || offset > existing.size)) throw new ReplyError(reply(554, 'Requested action not taken: invalid REST parameter.'));
-    const room = await this.quotaLimit();
-    // Overwriting frees the old file's bytes; REST truncates to the offset first.
-    const limit = room === Infinity ? Infinity : room + (existing ? (verb === 'APPE' ? 0 : existing.size - offset) : 0);
-    if (limit <= 0) throw new ReplyError(C.C552QuotaExceeded);
+    const quota = await this.uploadQuota();
+    // A replaced file's bytes are freed by the rename: the upload may use them meanwhile.
+    const allowance = existing && !inPlace ? existing.size : 0;
+    if (quota && quota.usage.used >= quota.limit + allowance) throw new ReplyError(C.C552QuotaExceeded);
     const dir = path.dirname(r.real);
     const temp = inPlace ? r.real : path.join(dir, `.${path.basename(r.real).slice(0, 180)}.wharf-${randomBytes(6).toString('hex')}.part`);
-    const fh = await open(temp, verb === 'APPE' ? 'a' : inPlace ? 'r+' : 'wx', 0o644).catch(fsReply);
-    if (offset > 0) await fh.truncate(offset);
-    const meter = new Meter(limit);
-    const ascii = this.typeAscii;
-    let closed = false;
-    const closeFh = async () => {
-      if (!closed) {
-        closed = true;
-        await fh.close().catch(() => {});
+    // In place (APPE, REST+STOR) the file is opened before the 150: its errors come first. A new
+    // temporary file opens while the 150 goes out.
+    let file = TransferFile.open(temp, verb === 'APPE' ? 'a' : inPlace ? 'r+' : 'wx', 0o644);
+    if (inPlace) {
+      const f = await file.catch(fsReply);
+      if (offset > 0) {
+        await f.fh.truncate(offset).catch(async (err) => {
+          await f.close();
+          fsReply(err);
+        });
+        if (existing) quota?.usage.release(existing.size - offset);
       }
-    };
+      file = Promise.resolve(f);
+    }
+    // Bytes are charged to the quota as they arrive; a discarded temporary file gives them back.
+    let charged = 0;
+    const budget: Budget | undefined = quota
+      ? {
+          take: (n) => {
+            if (!quota.usage.tryCharge(n, quota.limit, allowance)) return false;
+            charged += n;
+            return true;
+          },
+        }
+      : undefined;
+    let renamed = false;
     const discard = async () => {
-      await closeFh();
-      if (!inPlace) await unlink(temp).catch(() => {});
+      if (inPlace || renamed) return;
+      quota?.usage.release(charged);
+      charged = 0;
+      await unlink(temp).catch(() => {});
     };
     const label = verb === 'STOU' ? `FILE: ${path.posix.basename(r.virtual)}` : r.virtual;
-    this.startTransfer(
+    const decoder = this.typeAscii ? new CrlfDecoder() : undefined;
+    this.startFileTransfer(
       verb,
       label,
-      meter,
-      async (sock, t) => {
-        const out = new FileSink(fh, verb === 'APPE' ? null : offset);
-        const stages: (Readable | Writable)[] = [sock, ...(ascii ? [new FromCrlf()] : []), meter, out];
-        await (pipeline as (...s: (Readable | Writable)[]) => Promise<void>)(...stages);
-        // Principle 7: durable before the 226.
-        if (this.s.fsync) await fh.sync();
-        await closeFh();
+      file,
+      async (sock, f, progress, t) => {
+        await receiveFile(sock, f, { position: verb === 'APPE' ? null : offset, decoder, budget, progress });
+        // Principle 7: durable before the 226 (data and size: fdatasync).
+        if (this.s.fsync) await f.fh.datasync();
         // A client that died mid-upload closes both connections: its data EOF is not an end of
         // file. Give the control connection's EOF a moment to be seen, then decide.
         await new Promise((res) => setImmediate(res));
-        if (t.aborted || this.controlGone || this.conn.closed) {
-          await discard();
-          return C.C426Aborted;
-        }
-        if (!inPlace) {
-          await rename(temp, r.real).catch(async (err) => {
-            await discard();
-            fsReply(err);
-          });
-          if (this.s.fsync) await syncDir(dir);
-        }
+        if (t.aborted || this.controlGone || this.conn.closed) return C.C426Aborted;
+        if (inPlace) return C.C226Closing;
+        const closed = f.close(); // while the rename is made
+        const replaced = quota ? await lstat(r.real).catch(() => null) : null;
+        await rename(temp, r.real).catch(fsReply);
+        renamed = true;
+        if (replaced?.isFile()) quota?.usage.release(replaced.size);
+        // The rename is durable once its folder is: one fsync for the uploads finishing together.
+        await Promise.all([closed, this.s.fsync ? this.opts.shared.dirSync.sync(dir) : null]);
         return C.C226Closing;
       },
       discard,
@@ -902,7 +976,7 @@ export class FtpSession {
     const now = new Date();
     const readOnly = this.readOnly;
     const facts = this.facts;
-    this.startTransfer(verb, target.virtual, meter, async (sock) => {
+    this.startTransfer({ verb, label: target.virtual, progress: meter, run: async (sock) => {
       const self = this;
       async function* lines(): AsyncGenerator<Buffer> {
         let batch: string[] = [];
@@ -919,7 +993,7 @@ export class FtpSession {
       }
       await pipeline(lines, meter, sock);
       return C.C226Closing;
-    });
+    } });
   }
 
   async cmdMlst(arg: string): Promise<void> {
@@ -1093,28 +1167,4 @@ function closeGracefully(sock: net.Socket): void {
   const t = setTimeout(() => sock.destroy(), 5000);
   t.unref();
   sock.once('close', () => clearTimeout(t));
-}
-
-/** fsync a directory so a rename survives a crash. */
-async function syncDir(dir: string): Promise<void> {
-  const d = await open(dir, 'r').catch(() => null);
-  if (!d) return;
-  await d.sync().catch(() => {});
-  await d.close().catch(() => {});
-}
-
-/** Bytes used under a folder (files only, symlinks not followed). */
-export async function diskUsage(root: string): Promise<number> {
-  let total = 0;
-  const stack = [root];
-  while (stack.length) {
-    const dir = stack.pop()!;
-    const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
-    for (const e of entries) {
-      const full = path.join(dir, e.name);
-      if (e.isDirectory()) stack.push(full);
-      else if (e.isFile()) total += (await lstat(full).catch(() => null))?.size ?? 0;
-    }
-  }
-  return total;
 }

@@ -183,6 +183,31 @@ test('curl: upload, download, list, --ftp-pasv, --ftp-port, --ssl-reqd, ftps://,
   assert.equal(sha(join(home, 'curl', 'half.bin')), sha(src));
 });
 
+test('quota with curl: 552 for the upload past it (nothing left), freed space reusable, one counter for ftp and ftps', async () => {
+  const q = await startTestWharf({ services: ['ftp', 'ftps'], users: [[USER, PASS]], set: { 'ftp.quota': 100_000 } });
+  try {
+    const qhome = join(q.dataDir, 'ftp', USER);
+    const plain = `ftp://127.0.0.1:${q.port('ftp')}`;
+    const implicit = `ftps://127.0.0.1:${q.port('ftps')}`;
+    const f60 = join(work, 'q60.bin');
+    writeFileSync(f60, randomBytes(60_000));
+    const up = (args: string[]) => run('curl', ['-sS', '--max-time', '30', '-u', `${USER}:${PASS}`, '--cacert', q.wharf.tls.certFile, ...args]);
+    assert.equal((await up(['-T', f60, `${plain}/a.bin`])).code, 0);
+    // 60,000 + 60,000 > 100,000, over the other listener: refused with 552, nothing left behind
+    const over = await up(['-T', f60, `${implicit}/b.bin`]);
+    // curl's exit 70 (CURLE_REMOTE_DISK_FULL) is its name for a 552 reply
+    assert.equal(over.code, 70, over.stderr);
+    assert.match(over.stderr, /Exceeded storage allocation/);
+    assert.deepEqual(readdirSync(qhome), ['a.bin'], 'no partial or temporary file');
+    // DELE frees the space: the same upload fits now
+    assert.equal((await up(['-Q', 'DELE a.bin', `${plain}/`, '-o', '/dev/null'])).code, 0);
+    assert.equal((await up(['-T', f60, `${implicit}/b.bin`])).code, 0);
+    assert.equal(statSync(join(qhome, 'b.bin')).size, 60_000);
+  } finally {
+    await q.stop();
+  }
+});
+
 test('lftp: mirror 1,000 files both ways over plain FTP and with TLS forced', async () => {
   const src = join(work, 'tree');
   for (let d = 0; d < 10; d++) {
