@@ -1,14 +1,17 @@
-// What happens to a message once its data is in: local recipients get it in their INBOX
-// (src/mail/deliver.ts, one transaction), remote recipients are queued (store.enqueue groups
-// them into one job per destination domain) and the queue runner is woken. Also the helpers that
-// build what a receiving hop writes ahead of the data: the Received trace field (RFC 5321 §4.4)
-// and, on submission, Message-ID and Date when the message lacks them (RFC 6409 §8).
+// What happens to a message once its data is in: local recipients get it in their INBOX,
+// remote recipients are queued (one job per destination domain) and the queue runner is woken.
+// Also the helpers that build what a receiving hop writes ahead of the data: the Received trace
+// field (RFC 5321 §4.4) and, on submission, Message-ID and Date when the message lacks them
+// (RFC 6409 §8).
 //
-// Invariant: acceptMessage resolves only when every part (deliveries and the queue row) is
-// durable; only then may the session say 250.
-import { deliverLocal } from '../mail/deliver.js';
+// Invariants: acceptMessage resolves only when every part (deliveries and the queue row) is
+// durable; only then may the session say 250. Both parts are ONE store transaction
+// (store.deliverAndEnqueue): a crash stores all of the message or none of it, so a client that
+// lost the 250 and sends again never duplicates one half (RFC 5321 §6.1).
+import { deliveryPrefix } from '../mail/deliver.js';
 import { formatDate } from '../mail/message.js';
 import type { MessageMeta } from '../mail/meta.js';
+import type { NewMessage, NewQueueMessage } from '../store/store.js';
 import type { Wharf } from '../wharf.js';
 import { WharfError } from '../core/errors.js';
 import type { MessageSink } from './message-sink.js';
@@ -42,38 +45,45 @@ export interface AcceptResult {
 }
 
 export async function acceptMessage(wharf: Wharf, env: AcceptedEnvelope, blob: AcceptedBlob): Promise<AcceptResult> {
-  const local = env.recipients.filter((r) => r.local).map((r) => r.address);
+  const store = wharf.store;
   const remote = env.recipients.filter((r) => !r.local);
-  let delivered = 0;
-  let unknown: string[] = [];
-  let queueId: number | null = null;
-  // Local and remote work run side by side: each resolves only once durable.
-  const work: Promise<void>[] = [];
-  if (local.length > 0) {
-    work.push(
-      deliverLocal(wharf.store, { sender: env.sender, blobId: blob.blobId, size: blob.size, meta: blob.meta }, local).then((r) => {
-        delivered = r.delivered.length;
-        unknown = r.unknown;
-      }),
-    );
+  // Final delivery (as src/mail/deliver.ts deliverLocal): one copy per account, whether named
+  // directly or through an alias, with Return-Path / Delivered-To in its headerPrefix.
+  const items: { mailboxId: number; message: NewMessage }[] = [];
+  const unknown: string[] = [];
+  const seen = new Set<number>();
+  for (const r of env.recipients) {
+    if (!r.local) continue;
+    const account = await store.resolveAddress(r.address);
+    if (!account || account.disabled) {
+      unknown.push(r.address);
+      continue;
+    }
+    if (seen.has(account.id)) continue;
+    seen.add(account.id);
+    const inbox = await store.getMailbox(account.id, 'INBOX');
+    if (!inbox) throw new WharfError('WHARF_NOT_FOUND', `the INBOX of ${account.address} is missing`);
+    const headerPrefix = deliveryPrefix(env.sender, r.address);
+    items.push({ mailboxId: inbox.id, message: { blobId: blob.blobId, size: headerPrefix.length + blob.size, headerPrefix, meta: blob.meta } });
   }
-  if (remote.length > 0) {
-    work.push(
-      wharf.store
-        .enqueue({
+  const queued: NewQueueMessage | null =
+    remote.length === 0
+      ? null
+      : {
           sender: env.sender,
           blobId: blob.blobId,
           size: blob.size,
           envid: env.envid,
           ret: env.ret,
           recipients: remote.map((r) => ({ address: r.address, notify: r.notify, orcpt: r.orcpt })),
-        })
-        .then((id) => {
-          queueId = id;
-        }),
-    );
+        };
+  let delivered = 0;
+  let queueId: number | null = null;
+  if (items.length > 0 || queued) {
+    const r = await store.deliverAndEnqueue(items, queued);
+    delivered = r.delivered.length;
+    queueId = r.queueId;
   }
-  await Promise.all(work);
   if (queueId !== null) wharf.bus.emit('queue-kick', { id: queueId });
   if (unknown.length > 0) wharf.logger.warn('local recipients vanished before delivery', { unknown });
   return { delivered, queueId, unknown };

@@ -2,7 +2,15 @@
 // (store.claimJobs: a job is held by one worker on one node at a time; PostgreSQL uses
 // FOR UPDATE SKIP LOCKED), keeps at most queue.workers deliveries in flight, and wakes when
 // mail is enqueued here ('queue-kick' on the bus), when the next job falls due (store.nextDue),
-// and every POLL_MS anyway (work enqueued by another process or node, `wharf queue retry`).
+// and every POLL_MS anyway (work enqueued by another process or node, `wharf queue retry`,
+// leases that lapsed).
+//
+// Leases are short (queue.lease, 45 s) and renewed by one heartbeat every third of a lease for
+// every delivery in flight (store.renewJobs), however long the SMTP dialogue takes (RFC 5321
+// §4.5.3.2 allows ~25 minutes). A node killed mid-delivery stops renewing: its jobs become
+// claimable after at most one lease and another node (or this one restarted) takes them at
+// its next look, within lease + POLL_MS. A job whose lease was lost anyway (the node stalled
+// longer than a lease) may be attempted twice; finishJob then refuses the stale owner.
 //
 // Per attempt (RFC 5321 §4.5.4.1): delivered and failed recipients are settled; deferred ones
 // are retried after min(retry_max, retry_base · 2^attempts); a message older than
@@ -18,9 +26,7 @@ import type { FailedRecipient } from './bounce.js';
 import { attemptJob } from './delivery.js';
 import type { AttemptResult } from './delivery.js';
 
-/** A lease outlives any attempt (RFC 5321 §4.5.3.2 timeouts sum to about 25 minutes). */
-const LEASE_MS = 30 * 60_000;
-/** Look for work from other processes at least this often. */
+/** Look for work from other processes (and lapsed leases) at least this often. */
 const POLL_MS = 15_000;
 
 /** RFC 5321 §4.5.4.1: retry interval, doubling from base up to max. */
@@ -39,15 +45,38 @@ export class QueueRunner implements Service {
   private again = false;
   private stopped = false;
   private unsubscribe: (() => void) | null = null;
+  /** Jobs in flight here, whose leases the heartbeat renews. */
+  private readonly held = new Set<number>();
+  private heartbeat: NodeJS.Timeout | null = null;
 
   constructor(private readonly wharf: Wharf) {
     this.owner = `${wharf.nodeId}:queue`;
   }
 
+  private get leaseMs(): number {
+    return Math.max(300, this.wharf.config.queue.lease);
+  }
+
   async start(): Promise<BoundAddress[]> {
     this.unsubscribe = this.wharf.bus.on('queue-kick', () => this.poke());
+    this.heartbeat = setInterval(() => this.renew(), Math.floor(this.leaseMs / 3));
+    this.heartbeat.unref?.();
     this.poke();
     return [];
+  }
+
+  /** The heartbeat: extends the leases of the deliveries in flight. */
+  private renew(): void {
+    if (this.held.size === 0) return;
+    const ids = [...this.held];
+    this.wharf.store.renewJobs(this.owner, ids, this.leaseMs).then(
+      (kept) => {
+        const lost = ids.filter((id) => this.held.has(id) && !kept.includes(id));
+        if (lost.length) this.wharf.logger.warn('queue: lease lost during delivery (another worker may attempt it too)', { jobs: lost });
+      },
+      // A store hiccup: the next beat tries again (a third of a lease later, before it lapses).
+      (err: unknown) => this.wharf.logger.error('queue: cannot renew leases', { err: describeError(err) }),
+    );
   }
 
   async stop(deadlineMs: number): Promise<void> {
@@ -56,10 +85,13 @@ export class QueueRunner implements Service {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     if (this.inflight.size) {
+      // keep renewing while the deliveries finish; stopped once they are done or abandoned
       let t: NodeJS.Timeout | undefined;
       await Promise.race([Promise.allSettled([...this.inflight]), new Promise<void>((r) => (t = setTimeout(r, deadlineMs)))]);
       clearTimeout(t);
     }
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.heartbeat = null;
   }
 
   /** Look for work now. */
@@ -96,15 +128,17 @@ export class QueueRunner implements Service {
   private async claim(): Promise<void> {
     const workers = this.wharf.config.queue.workers;
     while (!this.stopped && this.active < workers) {
-      const jobs = await this.wharf.store.claimJobs(this.owner, workers - this.active, LEASE_MS);
+      const jobs = await this.wharf.store.claimJobs(this.owner, workers - this.active, this.leaseMs);
       if (this.stopped) return; // leases expire; the jobs stay queued
       if (jobs.length === 0) break;
       for (const job of jobs) {
         this.active++;
+        this.held.add(job.id);
         const p = this.runJob(job)
           .catch((err) => this.wharf.logger.error('queue: job failed', { job: job.id, err: describeError(err) }))
           .finally(() => {
             this.active--;
+            this.held.delete(job.id);
             this.inflight.delete(p);
             this.poke();
           });
@@ -126,9 +160,11 @@ export class QueueRunner implements Service {
   private async schedule(): Promise<void> {
     if (this.stopped) return;
     if (this.timer) clearTimeout(this.timer);
-    let wait = POLL_MS;
+    // a lapsed lease is noticed within a third of a lease (or POLL_MS, whichever is sooner)
+    const poll = Math.min(POLL_MS, Math.floor(this.leaseMs / 3));
+    let wait = poll;
     const due = await this.wharf.store.nextDue();
-    if (due) wait = Math.max(0, Math.min(POLL_MS, due.getTime() - Date.now()));
+    if (due) wait = Math.max(0, Math.min(poll, due.getTime() - Date.now()));
     this.setTimer(wait + 5);
   }
 

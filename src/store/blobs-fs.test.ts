@@ -103,6 +103,21 @@ describe('FsBlobStore', () => {
     assert.deepEqual(await readdir(join(dir, 'tmp')), []);
   });
 
+  it('writer: held while small, then streamed; un-awaited writes across the switch keep their order; abort after the switch leaves nothing', async () => {
+    const parts = [Buffer.alloc(1000, 0x31), Buffer.alloc(63 * 1024, 0x32), Buffer.alloc(5000, 0x33), Buffer.from('end')];
+    const w = blobs.writer();
+    for (const p of parts) void w.write(p);
+    const r = await w.commit();
+    const all = Buffer.concat(parts);
+    assert.deepEqual(r, { id: sha(all), size: all.length });
+    assert.ok((await blobs.get(r.id)).equals(all));
+    const w2 = blobs.writer();
+    await w2.write(Buffer.alloc(70 * 1024, 0x34));
+    await w2.abort();
+    assert.equal(await blobs.has(sha(Buffer.alloc(70 * 1024, 0x34))), false);
+    assert.deepEqual(await readdir(join(dir, 'tmp')), []);
+  });
+
   it('writer with nothing written commits the empty blob', async () => {
     const w = blobs.writer();
     const r = await w.commit();

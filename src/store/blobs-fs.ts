@@ -6,12 +6,18 @@
 //    crash leaves either the whole blob or nothing (stray tmp files are swept at start-up);
 //  - same content = same id = stored once (a second put finds the file and writes nothing);
 //  - ids are validated (64 lower-case hex digits) before touching a path: no traversal;
-//  - writer() hashes while it writes: memory stays flat whatever the size.
+//  - writer() hashes while it writes: memory stays flat whatever the size (up to SMALL_MAX
+//    octets are held, then it streams to the tmp file);
+//  - cost of a small blob (held whole): five thread-pool round trips (open, write, fsync,
+//    rename, fsync of the directory) through the callback API, no FileHandle. Calls that
+//    create or rename names stay off the event loop: under a stream of fsyncs they wait for the
+//    filesystem journal (ext4: milliseconds). Only calls that do not (stat, close, opening a
+//    directory to fsync it) are synchronous; directories known to exist are not made again.
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
+import { closeSync, createReadStream, fsync as fsyncCb, open as openCb, openSync, readSync, rename as renameCb, statSync, write as writeCb } from 'node:fs';
+import { mkdir, open, readdir, readFile, rm, stat, unlink } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { WharfError } from '../core/errors.js';
 import type { BlobStore, BlobWriter } from './store.js';
@@ -24,11 +30,52 @@ function isENOENT(err: unknown): boolean {
 
 /** Ranges up to this size are read synchronously (see readSmall). */
 const SYNC_READ_MAX = 64 * 1024;
+/** A writer holds up to this much in memory, then streams (see the header). */
+const SMALL_MAX = 64 * 1024;
+
+/** fsync(2) on the thread pool (the callback API: cheaper than a FileHandle's promise). */
+function fsyncFd(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => fsyncCb(fd, (err) => (err ? reject(err) : resolve())));
+}
+
+function openFd(path: string, flags: string, mode: number): Promise<number> {
+  return new Promise((resolve, reject) => openCb(path, flags, mode, (err, fd) => (err ? reject(err) : resolve(fd))));
+}
+
+async function writeAll(fd: number, b: Buffer): Promise<void> {
+  let off = 0;
+  while (off < b.length) {
+    off += await new Promise<number>((resolve, reject) => writeCb(fd, b, off, b.length - off, null, (err, n) => (err ? reject(err) : resolve(n))));
+  }
+}
+
+/** fsync(2) of a file or directory by path (opening a directory read-only touches no journal). */
+async function fsyncPath(path: string): Promise<void> {
+  const fd = openSync(path, 'r');
+  try {
+    await fsyncFd(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function renameFile(from: string, to: string): Promise<void> {
+  return new Promise((resolve, reject) => renameCb(from, to, (err) => (err ? reject(err) : resolve())));
+}
+
+/** The size of a file, or null when it does not exist (no exception thrown for a miss). */
+function sizeSync(path: string): number | null {
+  return statSync(path, { throwIfNoEntry: false })?.size ?? null;
+}
 
 export class FsBlobStore implements BlobStore {
   readonly dir: string;
   private readonly fsync: boolean;
   private ready: Promise<void> | undefined;
+  /** Blob directories (ab, ab/cd: at most 65,792) made durable in this process, or being made. */
+  private readonly dirs = new Map<string, Promise<void>>();
+  /** Directory fsyncs running and the one queued behind each (syncDir). */
+  private readonly dirSyncs = new Map<string, { running: Promise<void> | null; next: Promise<void> | null }>();
 
   constructor(dir: string, opts: { fsync: boolean }) {
     this.dir = dir;
@@ -50,7 +97,7 @@ export class FsBlobStore implements BlobStore {
     return this.ready;
   }
 
-  private pathOf(id: string): string {
+  pathOf(id: string): string {
     if (typeof id !== 'string' || !ID_RE.test(id)) throw new WharfError('WHARF_INVALID', `not a blob id: ${String(id).slice(0, 80)}`);
     return join(this.dir, id.slice(0, 2), id.slice(2, 4), id);
   }
@@ -59,35 +106,130 @@ export class FsBlobStore implements BlobStore {
     return join(this.dir, 'tmp', `${Date.now().toString(36)}-${randomBytes(8).toString('hex')}`);
   }
 
-  private async syncDir(path: string): Promise<void> {
-    if (!this.fsync) return;
-    const fh = await open(path, 'r');
-    try {
-      await fh.sync();
-    } finally {
-      await fh.close();
+  /**
+   * fsync(2) of a directory, coalesced: a call while one runs joins the next one (which starts
+   * when the running one ends — the caller's change may have come after it began). Concurrent
+   * messages renaming into one directory share its fsyncs.
+   */
+  private syncDir(path: string): Promise<void> {
+    if (!this.fsync) return Promise.resolve();
+    let entry = this.dirSyncs.get(path);
+    if (!entry) {
+      entry = { running: null, next: null };
+      this.dirSyncs.set(path, entry);
     }
+    const e = entry;
+    const start = (): Promise<void> => {
+      const p = fsyncPath(path).finally(() => {
+        if (e.running === p) e.running = null;
+        if (!e.running && !e.next && this.dirSyncs.get(path) === e) this.dirSyncs.delete(path);
+      });
+      e.running = p;
+      return p;
+    };
+    if (!e.running) return start();
+    e.next ??= e.running
+      .then(
+        () => {},
+        () => {},
+      )
+      .then(() => {
+        e.next = null;
+        return start();
+      });
+    return e.next;
   }
 
-  /** Moves a complete, synced tmp file into place as blob `id`. */
-  private async place(tmp: string, id: string): Promise<void> {
+  /**
+   * Makes a blob directory (ab or ab/cd) exist durably: made if missing, and its name in its
+   * parent fsync'd — also when it was already there, once per process (a crash may have left a
+   * name that was never synced). Cached: later blobs in it skip all of this.
+   */
+  private ensureDir(path: string): Promise<void> {
+    let p = this.dirs.get(path);
+    if (!p) {
+      p = (async () => {
+        const parent = dirname(path);
+        if (parent !== this.dir) await this.ensureDir(parent);
+        await mkdir(path).catch((err: unknown) => {
+          if ((err as { code?: unknown })?.code !== 'EEXIST') throw err;
+        });
+        await this.syncDir(parent);
+      })();
+      this.dirs.set(path, p);
+      p.catch(() => this.dirs.delete(path));
+    }
+    return p;
+  }
+
+  /** Moves a complete, synced tmp file into place as blob `id` (the name made durable too). */
+  async place(tmp: string, id: string): Promise<void> {
     const final = this.pathOf(id);
     const dir = join(this.dir, id.slice(0, 2), id.slice(2, 4));
-    const created = await mkdir(dir, { recursive: true });
-    await rename(tmp, final);
+    await this.ensureDir(dir);
+    try {
+      await renameFile(tmp, final);
+    } catch (err) {
+      if (!isENOENT(err)) throw err;
+      // the directory went away behind our back: make it again
+      this.dirs.delete(dir);
+      this.dirs.delete(dirname(dir));
+      await this.ensureDir(dir);
+      await renameFile(tmp, final);
+    }
     await this.syncDir(dir);
-    if (created !== undefined) {
-      // new directories must be durable too: their parents hold their names
-      await this.syncDir(join(this.dir, id.slice(0, 2)));
-      await this.syncDir(this.dir);
+  }
+
+  /**
+   * Blob `id` of `size` octets is already in place (same content stored before): true once its
+   * name is durable too — another put of the same content may have renamed it a moment ago and
+   * still be fsyncing the directory.
+   */
+  async storedAlready(id: string, size: number): Promise<boolean> {
+    if (sizeSync(this.pathOf(id)) !== size) return false;
+    const dir = join(this.dir, id.slice(0, 2), id.slice(2, 4));
+    await this.ensureDir(dir);
+    await this.syncDir(dir);
+    return true;
+  }
+
+  /**
+   * Stores a small blob whose bytes are in memory: written to a tmp file, fsync'd, renamed into
+   * place, the directory fsync'd (see the header for the cost).
+   */
+  async putSmall(id: string, chunks: readonly Buffer[], size: number): Promise<void> {
+    if (await this.storedAlready(id, size)) return;
+    await this.init();
+    // the id is known: its directory is made (and synced) while the data is written
+    const dirReady = this.ensureDir(join(this.dir, id.slice(0, 2), id.slice(2, 4)));
+    dirReady.catch(() => {}); // awaited (again) by place()
+    const tmp = this.tmpPath();
+    const fd = await openFd(tmp, 'wx', 0o640);
+    try {
+      await writeAll(fd, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+      if (this.fsync) await fsyncFd(fd);
+    } catch (err) {
+      closeSync(fd);
+      await rm(tmp, { force: true });
+      throw err;
+    }
+    closeSync(fd);
+    try {
+      await this.place(tmp, id);
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw err;
     }
   }
 
   async put(data: Buffer): Promise<{ id: string; size: number }> {
-    await this.init();
     const id = createHash('sha256').update(data).digest('hex');
-    const existing = await this.size(id);
-    if (existing === data.length) return { id, size: data.length };
+    if (data.length <= SMALL_MAX) {
+      await this.putSmall(id, [data], data.length);
+      return { id, size: data.length };
+    }
+    await this.init();
+    if (await this.storedAlready(id, data.length)) return { id, size: data.length };
     const tmp = this.tmpPath();
     const fh = await open(tmp, 'wx', 0o640);
     try {
@@ -109,7 +251,7 @@ export class FsBlobStore implements BlobStore {
   }
 
   writer(): BlobWriter {
-    return new FsBlobWriter(this, () => this.init(), () => this.tmpPath(), this.fsync, (tmp, id) => this.place(tmp, id));
+    return new FsBlobWriter(this, () => this.init(), () => this.tmpPath(), this.fsync);
   }
 
   async get(id: string): Promise<Buffer> {
@@ -234,6 +376,8 @@ export class FsBlobStore implements BlobStore {
 class FsBlobWriter implements BlobWriter {
   private readonly hash = createHash('sha256');
   private size = 0;
+  /** Held while the blob is small (no file yet). */
+  private held: Buffer[] = [];
   private fh: FileHandle | undefined;
   private tmp: string | undefined;
   private done = false;
@@ -246,7 +390,6 @@ class FsBlobWriter implements BlobWriter {
     private readonly init: () => Promise<void>,
     private readonly tmpPath: () => string,
     private readonly fsync: boolean,
-    private readonly place: (tmp: string, id: string) => Promise<void>,
   ) {}
 
   private async file(): Promise<FileHandle> {
@@ -258,18 +401,33 @@ class FsBlobWriter implements BlobWriter {
     return this.fh;
   }
 
+  private async writeOut(fh: FileHandle, data: Buffer): Promise<void> {
+    let off = 0;
+    while (off < data.length) {
+      const { bytesWritten } = await fh.write(data, off, data.length - off);
+      off += bytesWritten;
+    }
+  }
+
   write(chunk: Buffer): Promise<void> {
     if (this.done) return Promise.reject(new WharfError('WHARF_INVALID', 'blob writer already finished'));
+    if (chunk.length === 0) return this.chain;
     const data = Buffer.from(chunk);
+    this.hash.update(data);
+    this.size += data.length;
+    if (!this.fh && this.tmp === undefined && this.size <= SMALL_MAX) {
+      // small so far: keep it (written at commit, see putSmall)
+      this.held.push(data);
+      return this.chain;
+    }
+    const held = this.held;
+    this.held = [];
+    if (this.tmp === undefined) this.tmp = ''; // streaming from now on (file() opens it)
     const next = this.chain.then(async () => {
+      if (this.failed !== undefined) throw this.failed;
       const fh = await this.file();
-      let off = 0;
-      while (off < data.length) {
-        const { bytesWritten } = await fh.write(data, off, data.length - off);
-        off += bytesWritten;
-      }
-      this.hash.update(data);
-      this.size += data.length;
+      for (const b of held) await this.writeOut(fh, b);
+      await this.writeOut(fh, data);
     });
     this.chain = next.catch((err: unknown) => {
       this.failed ??= err;
@@ -283,15 +441,21 @@ class FsBlobWriter implements BlobWriter {
     try {
       await this.chain;
       if (this.failed !== undefined) throw this.failed;
+      const id = this.hash.digest('hex');
+      if (this.tmp === undefined) {
+        const held = this.held;
+        this.held = [];
+        await this.store.putSmall(id, held, this.size);
+        return { id, size: this.size };
+      }
       const fh = await this.file();
       if (this.fsync) await fh.sync();
       await fh.close();
       this.fh = undefined;
-      const id = this.hash.digest('hex');
-      if ((await this.store.size(id)) === this.size) {
-        await rm(this.tmp!, { force: true });
+      if (await this.store.storedAlready(id, this.size)) {
+        await rm(this.tmp, { force: true });
       } else {
-        await this.place(this.tmp!, id);
+        await this.store.place(this.tmp, id);
       }
       return { id, size: this.size };
     } catch (err) {
@@ -302,6 +466,7 @@ class FsBlobWriter implements BlobWriter {
 
   async abort(): Promise<void> {
     this.done = true;
+    this.held = [];
     await this.chain;
     await this.cleanup();
   }

@@ -9,6 +9,8 @@
 //    setting a flag already set changes nothing and bumps no MODSEQ (RFC 7162 §3.1);
 //    `updateFlags().updated` lists only messages whose flags changed;
 //  - the queue: one job per (message, destination domain); a job is held by one owner at a time;
+//    deliverAndEnqueue stores local copies and the queued message together or not at all;
+//    renewJobs extends only the caller's own leases;
 //    finishJob by an owner that does not hold the job rejects NOT_FOUND and changes nothing.
 //
 // Usage: storeContract('sqlite', async () => initialisedStore, async (s) => removeFiles(s)).
@@ -665,6 +667,51 @@ export function storeContract(name: string, make: Make, cleanup?: Cleanup): void
         assert.equal(await s.getQueueMessage(999999), null);
       });
 
+      it('deliverAndEnqueue: local copies and the queued message in one transaction, all or none', async () => {
+        const s = get();
+        await drain(s);
+        const one = await newMailbox(s);
+        const two = await newMailbox(s);
+        const m = await msg(s, 'local and remote');
+        const queued = { sender: 'alice@crepes.fr', blobId: m.blobId, size: m.size, envid: 'e1', recipients: [{ address: 'dave@far.example' }, { address: 'erin@other.example' }] };
+        const r = await s.deliverAndEnqueue(
+          [
+            { mailboxId: one.inbox.id, message: m },
+            { mailboxId: two.inbox.id, message: { ...m, headerPrefix: Buffer.from('Delivered-To: y\r\n') } },
+          ],
+          queued,
+        );
+        assert.deepEqual(r.delivered, [{ mailboxId: one.inbox.id, uid: 1 }, { mailboxId: two.inbox.id, uid: 1 }]);
+        assert.ok(r.queueId !== null);
+        const q = await s.getQueueMessage(r.queueId);
+        assert.equal(q?.envid, 'e1');
+        assert.deepEqual(q?.jobs.map((j) => j.domain).sort(), ['far.example', 'other.example']);
+        assert.equal((await s.getMessages(two.inbox.id, [1]))[0]?.headerPrefix.toString(), 'Delivered-To: y\r\n');
+
+        // only one half: either side may be empty
+        const local = await s.deliverAndEnqueue([{ mailboxId: one.inbox.id, message: m }], null);
+        assert.deepEqual(local, { delivered: [{ mailboxId: one.inbox.id, uid: 2 }], queueId: null });
+        const remote = await s.deliverAndEnqueue([], queued);
+        assert.deepEqual(remote.delivered, []);
+        assert.ok(remote.queueId !== null && remote.queueId !== r.queueId);
+        assert.equal((await s.listQueue()).length, 2);
+
+        // a missing mailbox: nothing delivered AND nothing queued
+        const box = (await s.getMailboxById(one.inbox.id))!;
+        await rejectsWith(s.deliverAndEnqueue([{ mailboxId: one.inbox.id, message: m }, { mailboxId: 999999, message: m }], queued), 'WHARF_NOT_FOUND');
+        assert.equal((await s.listQueue()).length, 2);
+        assert.equal((await s.listMessages(one.inbox.id)).length, 2);
+        assert.equal((await s.getMailboxById(one.inbox.id))!.uidNext, box.uidNext);
+        // a bad queued message: no local copy either
+        await rejectsWith(s.deliverAndEnqueue([{ mailboxId: one.inbox.id, message: m }], { ...queued, recipients: [{ address: 'not an address' }] }), 'WHARF_INVALID');
+        await rejectsWith(s.deliverAndEnqueue([{ mailboxId: two.inbox.id, message: m }], { ...queued, recipients: [] }), 'WHARF_INVALID');
+        assert.equal((await s.listMessages(one.inbox.id)).length, 2);
+        assert.equal((await s.listMessages(two.inbox.id)).length, 1);
+        assert.equal((await s.getMailboxById(one.inbox.id))!.highestModseq, box.highestModseq);
+        assert.equal((await s.listQueue()).length, 2);
+        await drain(s);
+      });
+
       it('enqueue refuses a message without recipients', async () => {
         const s = get();
         const blob = await s.blobs.put(Buffer.from('nobody'));
@@ -695,6 +742,24 @@ export function storeContract(name: string, make: Make, cleanup?: Cleanup): void
         // the delayed one becomes due later
         const lateJobs = await s.claimJobs('D', 10, 30_000, new Date(now.getTime() + 61_000));
         assert.ok(lateJobs.some((j) => j.messageId === later));
+        await drain(s);
+      });
+
+      it('renewJobs extends only the owner\'s leases; a renewed job is not claimable, a lapsed one is', async () => {
+        const s = get();
+        await drain(s);
+        const now = new Date();
+        const at = (ms: number) => new Date(now.getTime() + ms);
+        await enqueue(s, ['x@renew.example'], { notBefore: at(-1000) });
+        const [j] = await s.claimJobs('A', 1, 1000, now);
+        assert.ok(j);
+        assert.deepEqual(await s.renewJobs('B', [j.id], 10_000, at(500)), [], 'not B\'s lease');
+        assert.deepEqual(await s.renewJobs('A', [j.id, 999999], 1000, at(500)), [j.id]);
+        assert.deepEqual(await s.claimJobs('B', 1, 1000, at(1200)), [], 'the renewed lease holds past the first one');
+        const [taken] = await s.claimJobs('B', 1, 1000, at(1600));
+        assert.equal(taken?.id, j.id);
+        assert.deepEqual(await s.renewJobs('A', [j.id], 1000, at(1700)), [], 'A lost it to B');
+        assert.deepEqual(await s.renewJobs('B', [], 1000), []);
         await drain(s);
       });
 

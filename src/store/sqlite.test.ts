@@ -70,6 +70,27 @@ describe('sqlite engine', () => {
     assert.equal((await s.listMessages(inboxId)).length, 50);
   });
 
+  it('fsync: COMMIT leaves the fsync to the thread pool (synchronous = NORMAL); writes resolve after a WAL fsync, shared', async () => {
+    // the store's own connection: NORMAL (1) in WAL mode, not FULL (2) — the fsync is ours
+    const own = (s as unknown as { db: Database.Database }).db;
+    assert.equal(own.pragma('synchronous', { simple: true }), 1);
+    assert.equal(own.pragma('journal_mode', { simple: true }), 'wal');
+    const blob = await s.blobs.put(Buffer.from('sync'));
+    const syncs = s.syncs;
+    await s.appendMessage(inboxId, { blobId: blob.id, size: blob.size, meta: null });
+    assert.equal(s.syncs - syncs, 1, 'one fsync of the WAL before the write resolved');
+    const before = s.syncs;
+    await Promise.all(Array.from({ length: 20 }, () => s.appendMessage(inboxId, { blobId: blob.id, size: blob.size, meta: null })));
+    assert.ok(s.syncs - before <= 2, `20 concurrent appends took ${s.syncs - before} fsyncs`);
+    const mem = new SqliteStore({ path: ':memory:', blobs: s.blobs, fsync: true });
+    await mem.init();
+    try {
+      assert.equal((mem as unknown as { db: Database.Database }).db.pragma('synchronous', { simple: true }), 2, 'no WAL file: FULL');
+    } finally {
+      await mem.close();
+    }
+  });
+
   it('group commit: a failing operation rolls back alone', async () => {
     const before = s.commits;
     const [ok1, bad, ok2] = await Promise.allSettled([

@@ -318,8 +318,24 @@ export interface Store {
 
   // the outgoing queue
   enqueue(m: NewQueueMessage): Promise<number>;
+  /**
+   * An accepted message in ONE transaction: the local copies (as deliver()) and the queued
+   * message for the remote recipients (as enqueue(); null when there are none). All or nothing:
+   * a crash can never leave the local copies without the queue row or the reverse, so a client
+   * that retries after losing the 250 never duplicates one half (RFC 5321 §6.1).
+   */
+  deliverAndEnqueue(
+    deliveries: { mailboxId: number; message: NewMessage }[],
+    queued: NewQueueMessage | null,
+  ): Promise<{ delivered: { mailboxId: number; uid: number }[]; queueId: number | null }>;
   /** Takes up to `limit` due jobs not leased by anyone (or whose lease expired), leased to `owner`. */
   claimJobs(owner: string, limit: number, leaseMs: number, now?: Date): Promise<QueueJob[]>;
+  /**
+   * Extends the leases `owner` holds on these jobs to now + leaseMs (the heartbeat of deliveries
+   * in flight: leases stay short, so a crashed node's jobs are soon claimable by another).
+   * Returns the ids still held; a job taken over by another owner or deleted is left out.
+   */
+  renewJobs(owner: string, jobIds: readonly number[], leaseMs: number, now?: Date): Promise<number[]>;
   /**
    * Records an attempt: per-recipient outcomes; deferred recipients stay pending and the job's
    * next attempt is `nextAttemptAt`. A job with no pending recipient is removed, and a message

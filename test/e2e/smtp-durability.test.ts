@@ -287,7 +287,6 @@ describe('SIGKILL during a load of concurrent SMTP sessions', () => {
 });
 
 async function scenario(ctx: TestContext): Promise<void> {
-  const KNOWN_SPLIT = engine['store.engine'] === 'postgres';
   data = mkdtempSync(join(tmpdir(), 'wharf-durability-'));
   dirs.push(data);
   {
@@ -351,7 +350,6 @@ async function scenario(ctx: TestContext): Promise<void> {
   }
   assert.deepEqual(found.get('after') && [...found.get('after')!.places.keys()], ['inbox:alice@crepes.fr']);
   const problems: string[] = [];
-  const split: string[] = [];
   for (const b of books) {
     const f = found.get(b.id);
     const want = placesOf(b.recipients);
@@ -362,25 +360,16 @@ async function scenario(ctx: TestContext): Promise<void> {
     const have = [...f.places.keys()].sort();
     if (!f.complete) problems.push(`${b.id} (${b.status}) is stored with a truncated body`);
     for (const [place, n] of f.places) if (n !== 1) problems.push(`${b.id} (${b.status}) is in ${place} ${n} times`);
-    // All or nothing: a message is in every place it belongs, whether or not the 250 arrived.
-    if (have.join() !== want.join()) {
-      const text = `${b.id} (${b.status}) is half-stored: in ${have.join(', ')}, want ${want.join(', ')}`;
-      // Known issue (PostgreSQL): acceptMessage delivers locally and enqueues in two transactions.
-      if (KNOWN_SPLIT && b.status !== 'acked' && want.some((x) => x.startsWith('inbox:')) && want.some((x) => x.startsWith('queue:'))) split.push(text);
-      else problems.push(text);
-    }
+    // All or nothing: a message is in every place it belongs, whether or not the 250 arrived
+    // (local copies and the queue row are one transaction, store.deliverAndEnqueue). A split one
+    // would be duplicated in half of its places when the client sends it again.
+    if (have.join() !== want.join()) problems.push(`${b.id} (${b.status}) is half-stored: in ${have.join(', ')}, want ${want.join(', ')}`);
   }
   const unackedStored = books.filter((b) => b.status !== 'acked' && found.has(b.id)).length;
   ctx.diagnostic(`${books.length} sent, ${acked.length} acknowledged, ${inFlight} in flight at the kill, ${unackedStored} of those stored whole; ${found.size} messages found`);
   const known = new Set(books.map((b) => b.id));
   for (const id of found.keys()) if (id !== 'after' && !known.has(id)) problems.push(`${id} stored but never sent`);
   assert.deepEqual(problems, [], `${acked.length} acknowledged, ${inFlight} in flight at the kill`);
-  if (split.length) {
-    // Everything else held; report the known split as TODO (not a failure of the run) until the
-    // store can deliver and enqueue in one transaction.
-    ctx.todo('local delivery and enqueue are separate transactions on PostgreSQL: an unacknowledged local+remote message can be half-stored');
-    assert.fail(split.join('\n'));
-  }
   // The kill did land mid-load: some transactions were open.
   assert.ok(books.some((b) => b.status === 'unknown'), 'the kill interrupted at least one transaction');
 }

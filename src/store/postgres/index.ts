@@ -947,24 +947,39 @@ export class PostgresStore implements Store {
     });
   }
 
+  private async deliverRows(t: Tx, items: { mailboxId: number; message: NewMessage }[]): Promise<{ mailboxId: number; uid: number }[]> {
+    if (!Array.isArray(items)) throw err('WHARF_INVALID', 'deliver needs a list');
+    if (items.length === 0) return [];
+    const values = items.map((it) => this.messageValues(it.message));
+    // lock every target in id order first: two deliveries to the same mailboxes cannot deadlock
+    await this.lockMailboxes(
+      t,
+      items.map((it) => it.mailboxId),
+    );
+    const out: { mailboxId: number; uid: number }[] = [];
+    for (let i = 0; i < items.length; i++) {
+      const id = items[i]!.mailboxId;
+      const r = await this.insertMessage(t, id, values[i]!);
+      if (!r) throw err('WHARF_NOT_FOUND', `no mailbox ${id}`);
+      out.push({ mailboxId: id, uid: r.uid });
+      t.noteMailbox(id);
+    }
+    return out;
+  }
+
   deliver(items: { mailboxId: number; message: NewMessage }[]): Promise<{ mailboxId: number; uid: number }[]> {
+    return this.write(async (t) => this.deliverRows(t, items));
+  }
+
+  deliverAndEnqueue(
+    deliveries: { mailboxId: number; message: NewMessage }[],
+    queued: NewQueueMessage | null,
+  ): Promise<{ delivered: { mailboxId: number; uid: number }[]; queueId: number | null }> {
+    // one BEGIN … COMMIT for both halves: a kill in between leaves neither
     return this.write(async (t) => {
-      if (!Array.isArray(items)) throw err('WHARF_INVALID', 'deliver needs a list');
-      const values = items.map((it) => this.messageValues(it.message));
-      // lock every target in id order first: two deliveries to the same mailboxes cannot deadlock
-      await this.lockMailboxes(
-        t,
-        items.map((it) => it.mailboxId),
-      );
-      const out: { mailboxId: number; uid: number }[] = [];
-      for (let i = 0; i < items.length; i++) {
-        const id = items[i]!.mailboxId;
-        const r = await this.insertMessage(t, id, values[i]!);
-        if (!r) throw err('WHARF_NOT_FOUND', `no mailbox ${id}`);
-        out.push({ mailboxId: id, uid: r.uid });
-        t.noteMailbox(id);
-      }
-      return out;
+      const delivered = await this.deliverRows(t, deliveries);
+      const queueId = queued ? await this.enqueueRows(t, queued) : null;
+      return { delivered, queueId };
     });
   }
 
@@ -1103,32 +1118,34 @@ export class PostgresStore implements Store {
   // ---- the outgoing queue ----------------------------------------------------------------------------
 
   enqueue(m: NewQueueMessage): Promise<number> {
-    return this.write(async (t) => {
-      if (!m || !Array.isArray(m.recipients) || m.recipients.length === 0) throw err('WHARF_INVALID', 'a queued message needs at least one recipient');
-      if (typeof m.sender !== 'string') throw err('WHARF_INVALID', 'sender must be a string');
-      if (typeof m.blobId !== 'string' || m.blobId === '') throw err('WHARF_INVALID', 'queued message without blobId');
-      if (!Number.isSafeInteger(m.size) || m.size < 0) throw err('WHARF_INVALID', 'size must be a non-negative integer');
-      if (m.ret !== undefined && m.ret !== null && m.ret !== 'FULL' && m.ret !== 'HDRS') throw err('WHARF_INVALID', `bad RET ${String(m.ret)}`);
-      const rcpts = m.recipients.map((r) => {
-        const address = checkAddress(r.address);
-        return { address, domain: domainOf(address), notify: r.notify ? JSON.stringify(r.notify) : null, orcpt: r.orcpt ?? null };
-      });
-      const now = Date.now();
-      const due = timeOf(m.notBefore, now);
-      const id = (await t.row<{ id: number }>(
-        'INSERT INTO queue_messages (sender, blob_id, size, header_prefix, envid, ret, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id',
-        [m.sender, m.blobId, m.size, m.headerPrefix ?? Buffer.alloc(0), m.envid ?? null, m.ret ?? null, now],
-      ))!.id;
-      await t.run(
-        `INSERT INTO queue_recipients (message_id, address, domain, notify, orcpt, status)
-         SELECT $1, r.address, r.domain, r.notify, r.orcpt, 'pending' FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) WITH ORDINALITY AS r(address, domain, notify, orcpt, n)
-         ORDER BY r.n`,
-        [id, rcpts.map((r) => r.address), rcpts.map((r) => r.domain), rcpts.map((r) => r.notify), rcpts.map((r) => r.orcpt)],
-      );
-      const domains = [...new Set(rcpts.map((r) => r.domain))];
-      await t.run('INSERT INTO queue_jobs (message_id, domain, attempts, next_attempt_at) SELECT $1, d, 0, $2 FROM unnest($3::text[]) AS d', [id, due, domains]);
-      return id;
+    return this.write(async (t) => this.enqueueRows(t, m));
+  }
+
+  private async enqueueRows(t: Tx, m: NewQueueMessage): Promise<number> {
+    if (!m || !Array.isArray(m.recipients) || m.recipients.length === 0) throw err('WHARF_INVALID', 'a queued message needs at least one recipient');
+    if (typeof m.sender !== 'string') throw err('WHARF_INVALID', 'sender must be a string');
+    if (typeof m.blobId !== 'string' || m.blobId === '') throw err('WHARF_INVALID', 'queued message without blobId');
+    if (!Number.isSafeInteger(m.size) || m.size < 0) throw err('WHARF_INVALID', 'size must be a non-negative integer');
+    if (m.ret !== undefined && m.ret !== null && m.ret !== 'FULL' && m.ret !== 'HDRS') throw err('WHARF_INVALID', `bad RET ${String(m.ret)}`);
+    const rcpts = m.recipients.map((r) => {
+      const address = checkAddress(r.address);
+      return { address, domain: domainOf(address), notify: r.notify ? JSON.stringify(r.notify) : null, orcpt: r.orcpt ?? null };
     });
+    const now = Date.now();
+    const due = timeOf(m.notBefore, now);
+    const id = (await t.row<{ id: number }>(
+      'INSERT INTO queue_messages (sender, blob_id, size, header_prefix, envid, ret, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id',
+      [m.sender, m.blobId, m.size, m.headerPrefix ?? Buffer.alloc(0), m.envid ?? null, m.ret ?? null, now],
+    ))!.id;
+    await t.run(
+      `INSERT INTO queue_recipients (message_id, address, domain, notify, orcpt, status)
+       SELECT $1, r.address, r.domain, r.notify, r.orcpt, 'pending' FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) WITH ORDINALITY AS r(address, domain, notify, orcpt, n)
+       ORDER BY r.n`,
+      [id, rcpts.map((r) => r.address), rcpts.map((r) => r.domain), rcpts.map((r) => r.notify), rcpts.map((r) => r.orcpt)],
+    );
+    const domains = [...new Set(rcpts.map((r) => r.domain))];
+    await t.run('INSERT INTO queue_jobs (message_id, domain, attempts, next_attempt_at) SELECT $1, d, 0, $2 FROM unnest($3::text[]) AS d', [id, due, domains]);
+    return id;
   }
 
   claimJobs(owner: string, limit: number, leaseMs: number, now?: Date): Promise<QueueJob[]> {
@@ -1164,6 +1181,17 @@ export class PostgresStore implements Store {
         recipients: rcpts.filter((r) => r.message_id === j.message_id && r.domain === j.domain).map(toRecipient),
         message: msgs.get(j.message_id)!,
       }));
+    });
+  }
+
+  renewJobs(owner: string, jobIds: readonly number[], leaseMs: number, now?: Date): Promise<number[]> {
+    return this.write(async (t) => {
+      if (typeof owner !== 'string' || owner === '') throw err('WHARF_INVALID', 'renewJobs needs an owner');
+      const ids = uniqueSorted(jobIds);
+      if (ids.length === 0) return [];
+      const until = timeOf(now, Date.now()) + Math.max(0, Number.isFinite(leaseMs) ? Math.floor(leaseMs) : 0);
+      const rows = await t.rows<{ id: number }>('UPDATE queue_jobs SET lease_until = $1 WHERE id = ANY($2::bigint[]) AND leased_by = $3 RETURNING id', [until, ids, owner]);
+      return rows.map((r) => r.id).sort((a, b) => a - b);
     });
   }
 

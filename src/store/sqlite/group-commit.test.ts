@@ -74,4 +74,50 @@ describe('GroupCommitter', () => {
       await gc.run(() => db.prepare("INSERT INTO t VALUES ('y')").run());
       assert.equal(gc.commits, 2);
     }));
+  it('with sync: nothing resolves (nor any hook runs) before the sync; ops arriving during a sync share the next batch', () =>
+    withDb(async (db) => {
+      const syncs: (() => void)[] = [];
+      let failNext = false;
+      const gc = new GroupCommitter(db, undefined, () => {}, () =>
+        new Promise<void>((resolve, reject) => syncs.push(() => (failNext ? reject(new Error('EIO')) : resolve()))),
+      );
+      const events: string[] = [];
+      const ins = (k: string) =>
+        gc.run((ctx) => {
+          db.prepare('INSERT INTO t (k) VALUES (?)').run(k);
+          ctx.afterCommit(() => events.push(`hook ${k}`));
+          return k;
+        }).then((v) => {
+          events.push(`resolved ${v}`);
+          return v;
+        });
+      const first = ins('a');
+      await new Promise((r) => setImmediate(r));
+      assert.equal(gc.commits, 1);
+      assert.equal(syncs.length, 1, 'one sync after the first COMMIT');
+      // committed (visible) but not durable: nothing said yet
+      assert.equal((db.prepare('SELECT count(*) AS n FROM t').get() as { n: number }).n, 1);
+      const more = [ins('b'), ins('c'), ins('d')];
+      await new Promise((r) => setImmediate(r));
+      await new Promise((r) => setImmediate(r));
+      assert.deepEqual(events, []);
+      assert.equal(gc.commits, 1, 'no new batch while the sync runs');
+      syncs.shift()!();
+      assert.equal(await first, 'a');
+      await new Promise((r) => setImmediate(r));
+      assert.equal(gc.commits, 2, 'b, c and d went in one batch after the sync');
+      assert.deepEqual(events, ['hook a', 'resolved a']);
+      failNext = true;
+      syncs.shift()!();
+      const r = await Promise.allSettled(more);
+      assert.ok(r.every((x) => x.status === 'rejected' && isWharfError(x.reason, 'WHARF_STORE_UNAVAILABLE')), 'a failed fsync fails the batch');
+      assert.deepEqual(events, ['hook a', 'resolved a'], 'no hook for a batch whose sync failed');
+      failNext = false;
+      const last = ins('e');
+      await new Promise((r) => setImmediate(r));
+      syncs.shift()!();
+      assert.equal(await last, 'e');
+      await gc.drained();
+      assert.equal(gc.syncs, 3);
+    }));
 });

@@ -2,8 +2,12 @@
 //
 // Invariants:
 //  - every write method is one operation of the group committer (group-commit.ts): it runs in its
-//    own SAVEPOINT inside a shared BEGIN IMMEDIATE … COMMIT and resolves after the COMMIT (durable
-//    when fsync: synchronous = FULL; WAL + NORMAL would not fsync at commit). Reads run directly;
+//    own SAVEPOINT inside a shared BEGIN IMMEDIATE … COMMIT and resolves once that is durable.
+//    With fsync on a file: synchronous = NORMAL (COMMIT writes the WAL, no fsync) and the
+//    committer fsyncs the -wal file on libuv's thread pool before resolving (the same fsync FULL
+//    would do at COMMIT, off the event loop; SQLite still fsyncs around checkpoints). A committed
+//    change is visible to readers a few ms before it is durable; nothing that depends on it (a
+//    250, a watcher, a resolved write) happens before. Reads run directly;
 //  - another process (`wharf deliver`, the CLI) may write the same file: busy_timeout = 10 s, and
 //    changes are announced through the change_log table (seq, origin, mailbox_id | zone). Local
 //    listeners are called right after our commit; other processes' rows are noticed by polling
@@ -18,6 +22,8 @@
 import Database from 'better-sqlite3';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { WharfError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
@@ -246,12 +252,31 @@ export class SqliteStore implements Store {
   private dataVersion = 0;
   private lastSeq = 0;
   private closed = false;
+  /** The -wal file, opened at the first sync (it exists once a COMMIT wrote to it). */
+  private wal: FileHandle | undefined;
+  /** Durability by fsync of the WAL after COMMIT (synchronous = NORMAL), see the header. */
+  private walSync = false;
 
   constructor(opts: SqliteStoreOptions) {
     this.path = opts.path;
     this.blobs = opts.blobs;
     this.fsync = opts.fsync;
     this.logger = opts.logger;
+  }
+
+  private get fileBacked(): boolean {
+    return this.path !== ':memory:' && this.path !== '';
+  }
+
+  /** fsync(2) of the WAL file: every COMMIT that returned before this call is then durable. */
+  private async syncWal(): Promise<void> {
+    this.wal ??= await open(`${this.path}-wal`, 'r');
+    await this.wal.sync();
+  }
+
+  /** fsync calls made for group commits (each may cover several commits). */
+  get syncs(): number {
+    return this.committer?.syncs ?? 0;
   }
 
   /** Transactions committed by the group committer (each may cover many operations). */
@@ -315,9 +340,12 @@ export class SqliteStore implements Store {
       }
       try {
         db.pragma('busy_timeout = 10000');
-        db.pragma('journal_mode = WAL');
-        // WAL + NORMAL does not fsync at commit: FULL makes COMMIT durable.
-        db.pragma(`synchronous = ${this.fsync ? 'FULL' : 'OFF'}`);
+        const mode = String(db.pragma('journal_mode = WAL', { simple: true })).toLowerCase();
+        // WAL + NORMAL does not fsync at COMMIT: the committer fsyncs the WAL off the event loop
+        // (syncWal). FULL (fsync inside COMMIT) where there is no WAL file (":memory:", or a
+        // filesystem where SQLite could not switch to WAL).
+        this.walSync = this.fsync && this.fileBacked && mode === 'wal';
+        db.pragma(`synchronous = ${!this.fsync ? 'OFF' : this.walSync ? 'NORMAL' : 'FULL'}`);
         db.pragma('foreign_keys = ON');
       } catch (e) {
         db.close();
@@ -328,6 +356,7 @@ export class SqliteStore implements Store {
         db,
         () => this.afterBatch(),
         (e) => this.logger?.error('sqlite store: transaction failed', { err: e }),
+        this.walSync ? () => this.syncWal() : undefined,
       );
     }
     try {
@@ -357,6 +386,8 @@ export class SqliteStore implements Store {
     this.stmts.clear();
     this.dbValue?.close();
     this.dbValue = undefined;
+    await this.wal?.close().catch(() => {});
+    this.wal = undefined;
   }
 
   // ---- change notification ------------------------------------------------------------------
@@ -801,16 +832,31 @@ export class SqliteStore implements Store {
     });
   }
 
+  private deliverRows(ctx: OpContext, items: { mailboxId: number; message: NewMessage }[]): { mailboxId: number; uid: number }[] {
+    if (!Array.isArray(items)) throw err('WHARF_INVALID', 'deliver needs a list');
+    const out: { mailboxId: number; uid: number }[] = [];
+    for (const it of items) {
+      const box = this.mustMailbox(it.mailboxId);
+      const modseq = this.bumpModseq(box);
+      out.push({ mailboxId: box.id, uid: this.insertMessage(box, it.message, modseq) });
+      this.noteMailbox(ctx, box.id);
+    }
+    return out;
+  }
+
   deliver(items: { mailboxId: number; message: NewMessage }[]): Promise<{ mailboxId: number; uid: number }[]> {
+    return this.write((ctx) => this.deliverRows(ctx, items));
+  }
+
+  deliverAndEnqueue(
+    deliveries: { mailboxId: number; message: NewMessage }[],
+    queued: NewQueueMessage | null,
+  ): Promise<{ delivered: { mailboxId: number; uid: number }[]; queueId: number | null }> {
+    // one operation = one SAVEPOINT of one committed batch: both halves or neither
     return this.write((ctx) => {
-      const out: { mailboxId: number; uid: number }[] = [];
-      for (const it of items) {
-        const box = this.mustMailbox(it.mailboxId);
-        const modseq = this.bumpModseq(box);
-        out.push({ mailboxId: box.id, uid: this.insertMessage(box, it.message, modseq) });
-        this.noteMailbox(ctx, box.id);
-      }
-      return out;
+      const delivered = this.deliverRows(ctx, deliveries);
+      const queueId = queued ? this.enqueueRows(queued) : null;
+      return { delivered, queueId };
     });
   }
 
@@ -940,41 +986,43 @@ export class SqliteStore implements Store {
   // ---- the outgoing queue ----------------------------------------------------------------------------
 
   enqueue(m: NewQueueMessage): Promise<number> {
-    return this.write(() => {
-      if (!Array.isArray(m.recipients) || m.recipients.length === 0) throw err('WHARF_INVALID', 'a queued message needs at least one recipient');
-      if (typeof m.sender !== 'string') throw err('WHARF_INVALID', 'sender must be a string');
-      if (typeof m.blobId !== 'string' || m.blobId === '') throw err('WHARF_INVALID', 'queued message without blobId');
-      if (m.ret !== undefined && m.ret !== null && m.ret !== 'FULL' && m.ret !== 'HDRS') throw err('WHARF_INVALID', `bad RET ${String(m.ret)}`);
-      const now = Date.now();
-      const due = timeOf(m.notBefore, now);
-      const info = this.run(
-        'INSERT INTO queue_messages (sender, blob_id, size, header_prefix, envid, ret, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
-        m.sender,
-        m.blobId,
-        m.size,
-        m.headerPrefix ?? Buffer.alloc(0),
-        m.envid ?? null,
-        m.ret ?? null,
-        now,
+    return this.write(() => this.enqueueRows(m));
+  }
+
+  private enqueueRows(m: NewQueueMessage): number {
+    if (!m || !Array.isArray(m.recipients) || m.recipients.length === 0) throw err('WHARF_INVALID', 'a queued message needs at least one recipient');
+    if (typeof m.sender !== 'string') throw err('WHARF_INVALID', 'sender must be a string');
+    if (typeof m.blobId !== 'string' || m.blobId === '') throw err('WHARF_INVALID', 'queued message without blobId');
+    if (m.ret !== undefined && m.ret !== null && m.ret !== 'FULL' && m.ret !== 'HDRS') throw err('WHARF_INVALID', `bad RET ${String(m.ret)}`);
+    const now = Date.now();
+    const due = timeOf(m.notBefore, now);
+    const info = this.run(
+      'INSERT INTO queue_messages (sender, blob_id, size, header_prefix, envid, ret, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      m.sender,
+      m.blobId,
+      m.size,
+      m.headerPrefix ?? Buffer.alloc(0),
+      m.envid ?? null,
+      m.ret ?? null,
+      now,
+    );
+    const id = Number(info.lastInsertRowid);
+    const domains = new Set<string>();
+    for (const r of m.recipients) {
+      const address = checkAddress(r.address);
+      const domain = domainOf(address);
+      domains.add(domain);
+      this.run(
+        "INSERT INTO queue_recipients (message_id, address, domain, notify, orcpt, status) VALUES (?, ?, ?, ?, ?, 'pending')",
+        id,
+        address,
+        domain,
+        r.notify ? JSON.stringify(r.notify) : null,
+        r.orcpt ?? null,
       );
-      const id = Number(info.lastInsertRowid);
-      const domains = new Set<string>();
-      for (const r of m.recipients) {
-        const address = checkAddress(r.address);
-        const domain = domainOf(address);
-        domains.add(domain);
-        this.run(
-          "INSERT INTO queue_recipients (message_id, address, domain, notify, orcpt, status) VALUES (?, ?, ?, ?, ?, 'pending')",
-          id,
-          address,
-          domain,
-          r.notify ? JSON.stringify(r.notify) : null,
-          r.orcpt ?? null,
-        );
-      }
-      for (const d of domains) this.run('INSERT INTO queue_jobs (message_id, domain, attempts, next_attempt_at) VALUES (?, ?, 0, ?)', id, d, due);
-      return id;
-    });
+    }
+    for (const d of domains) this.run('INSERT INTO queue_jobs (message_id, domain, attempts, next_attempt_at) VALUES (?, ?, 0, ?)', id, d, due);
+    return id;
   }
 
   private pendingRecipients(messageId: number, domain: string): QueueRecipient[] {
@@ -1009,6 +1057,15 @@ export class SqliteStore implements Store {
         });
       }
       return out;
+    });
+  }
+
+  renewJobs(owner: string, jobIds: readonly number[], leaseMs: number, now?: Date): Promise<number[]> {
+    return this.write(() => {
+      if (typeof owner !== 'string' || owner === '') throw err('WHARF_INVALID', 'renewJobs needs an owner');
+      const until = timeOf(now, Date.now()) + Math.max(0, Number.isFinite(leaseMs) ? Math.floor(leaseMs) : 0);
+      const upd = this.stmt('UPDATE queue_jobs SET lease_until = ? WHERE id = ? AND leased_by = ?');
+      return uniqueSorted(jobIds).filter((id) => upd.run(until, id, owner).changes > 0);
     });
   }
 
