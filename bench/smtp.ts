@@ -6,7 +6,9 @@
 // then writes the Maildir file (also fsynced). Prints messages/s for each, the ratio, Postfix's
 // rate until the last message is in the Maildir, and Wharf's peak RSS (VmHWM of the server process).
 //
-//   npm run bench -- smtp [--messages N] [--size KB] [--sessions S] [--reuse] [--set key=value ...]
+//   npm run bench -- smtp [--messages N] [--size KB] [--sessions S] [--reuse] [--only wharf] [--set key=value ...]
+//
+// --only wharf skips Postfix (quick before/after comparisons of a change to Wharf).
 //
 // --set passes config to the Wharf server (e.g. store.engine=postgres; store.fsync=false only to
 // see what durability costs: the figures are then not comparable).
@@ -31,6 +33,7 @@ const { values } = parseArgs({
     size: { type: 'string', default: '4' },
     sessions: { type: 'string', default: '20' },
     reuse: { type: 'boolean', default: false },
+    only: { type: 'string', default: '' },
     /** Extra Wharf config, e.g. --set store.engine=postgres (repeatable). */
     set: { type: 'string', multiple: true, default: [] },
   },
@@ -132,6 +135,13 @@ async function main(): Promise<void> {
     const stored = await countInbox(join(dir, 'wharf'));
     if (stored !== WARMUP + MESSAGES) throw new Error(`Wharf's INBOX holds ${stored} messages, expected ${WARMUP + MESSAGES}`);
     console.error(`wharf: ${(MESSAGES / wSecs).toFixed(0)} messages/s`);
+    if (values.only === 'wharf') {
+      printTable(`SMTP in, durable, smtp-source: ${shape}`, [
+        ['wharf (250 = in the INBOX)', `${(MESSAGES / wSecs).toFixed(0)} messages/s`],
+        ['wharf peak rss', `${(rss / 1048576).toFixed(0)} MiB`],
+      ]);
+      return;
+    }
 
     postfix = await startPostfix({ domain: DOMAIN, users: ['bench'], maxProcs: Math.max(100, SESSIONS * 2) });
     const pf = postfix;

@@ -7,6 +7,10 @@ import type { TestClient } from '../core/testing.js';
 import type { TranscriptEvent } from '../core/events.js';
 import { startTestWharf } from '../../test/helpers/instance.js';
 import type { TestWharf } from '../../test/helpers/instance.js';
+import type { Duplex } from 'node:stream';
+import { Connection } from '../core/connection.js';
+import { Transcript } from '../core/events.js';
+import { isLoopback } from '../core/net.js';
 import { SmtpSession } from './session.js';
 import type { SmtpRole } from './session.js';
 import { inboxMessages } from '../../test/helpers/mail.js';
@@ -27,9 +31,19 @@ after(async () => {
   await t?.stop();
 });
 
+/** What SessionServer gives a session (src/core/session-server.ts), over an in-memory socket. */
+function context(server: Duplex, service: string) {
+  const sessionId = t.wharf.ids.next(service);
+  const transcript = new Transcript(t.wharf.bus, service, sessionId, '127.0.0.1:40000');
+  const cfg = t.wharf.config.smtp;
+  const conn = new Connection(server, { maxLine: cfg.max_line, idleTimeoutMs: cfg.idle_timeout, transcript });
+  return { conn, sessionId, transcript, cleartextAllowed: () => conn.secure || isLoopback(conn.localAddress) };
+}
+
 function open(role: SmtpRole = 'mx'): { client: TestClient; done: Promise<void>; session: SmtpSession } {
   const { server, client } = socketPair();
-  const session = new SmtpSession(t.wharf, server, { role, service: role === 'mx' ? 'smtp' : 'submission' });
+  const service = role === 'mx' ? 'smtp' : 'submission';
+  const session = new SmtpSession(t.wharf, context(server, service), { role, service });
   const done = session.run();
   return { client, done, session };
 }
@@ -524,8 +538,9 @@ describe('submission session', () => {
 
   it('offers AUTH to a non-loopback client only over TLS (538 5.7.11 before)', async () => {
     const { server, client } = socketPair();
-    (server as unknown as { remoteAddress: string }).remoteAddress = '192.0.2.7';
-    const done = new SmtpSession(t.wharf, server, { role: 'submission', service: 'submission' }).run();
+    (server as unknown as { remoteAddress: string; localAddress: string }).remoteAddress = '192.0.2.7';
+    (server as unknown as { localAddress: string }).localAddress = '192.0.2.1';
+    const done = new SmtpSession(t.wharf, context(server, 'submission'), { role: 'submission', service: 'submission' }).run();
     await playTranscript(client, 'S: 220 *\nC: EHLO c\nS: 250-*');
     const ext = await client.readUntil((l) => l.startsWith('250 '));
     assert.ok(!ext.some((l) => l.includes('AUTH')), 'no AUTH offered in clear text');

@@ -19,11 +19,10 @@
 //  - A message over smtp.max_message_size is read to its end and discarded (memory stays flat),
 //    then refused with 552 5.3.4.
 //  - AUTH payloads never reach the transcript (redacted before the line is logged).
-import type { Duplex } from 'node:stream';
-import { Connection } from '../core/connection.js';
+import type { Connection } from '../core/connection.js';
 import { ReplyError, WharfError, describeError, isWharfError } from '../core/errors.js';
-import { Transcript } from '../core/events.js';
-import { isLoopback, formatPeer } from '../core/net.js';
+import type { Transcript } from '../core/events.js';
+import type { SessionContext } from '../core/session-server.js';
 import { decodeBase64, isSaslMechanism, saslExchange } from '../auth/sasl.js';
 import type { SaslStep } from '../auth/sasl.js';
 import type { Wharf } from '../wharf.js';
@@ -86,15 +85,16 @@ export class SmtpSession {
   private waiting = false;
   private draining = false;
   private readonly sessionId: string;
+  private readonly cleartextAllowed: () => boolean;
 
-  constructor(wharf: Wharf, socket: Duplex, opts: SessionOptions) {
+  /** The connection, its transcript and the cleartext rule come from the SessionServer (server.ts). */
+  constructor(wharf: Wharf, ctx: Pick<SessionContext, 'conn' | 'sessionId' | 'transcript' | 'cleartextAllowed'>, opts: SessionOptions) {
     this.wharf = wharf;
     this.opts = opts;
-    this.sessionId = wharf.ids.next(opts.service);
-    const s = socket as { remoteAddress?: string; remotePort?: number };
-    this.transcript = new Transcript(wharf.bus, opts.role === 'mx' ? 'smtp' : 'submission', this.sessionId, formatPeer(s.remoteAddress ?? '', s.remotePort ?? 0));
-    const cfg = wharf.config.smtp;
-    this.conn = new Connection(socket, { maxLine: cfg.max_line, idleTimeoutMs: cfg.idle_timeout, transcript: this.transcript });
+    this.sessionId = ctx.sessionId;
+    this.transcript = ctx.transcript;
+    this.conn = ctx.conn;
+    this.cleartextAllowed = ctx.cleartextAllowed;
   }
 
   private get hostname(): string {
@@ -226,7 +226,7 @@ export class SmtpSession {
 
   private get authAllowed(): boolean {
     // RFC 4954 §4 / RFC 6409: cleartext passwords only over TLS, on loopback, or when allowed.
-    return this.conn.secure || isLoopback(this.conn.remoteAddress) || this.wharf.config.auth.allow_insecure;
+    return this.cleartextAllowed();
   }
 
   private get tlsAvailable(): boolean {
