@@ -50,6 +50,7 @@ export async function acceptMessage(wharf: Wharf, env: AcceptedEnvelope, blob: A
   // Final delivery (as src/mail/deliver.ts deliverLocal): one copy per account, whether named
   // directly or through an alias, with Return-Path / Delivered-To in its headerPrefix.
   const items: { mailboxId: number; message: NewMessage }[] = [];
+  const accountOf = new Map<number, number>(); // mailbox id -> account id, for 'mail-stored'
   const unknown: string[] = [];
   const seen = new Set<number>();
   for (const r of env.recipients) {
@@ -64,6 +65,7 @@ export async function acceptMessage(wharf: Wharf, env: AcceptedEnvelope, blob: A
     const inbox = await store.getMailbox(account.id, 'INBOX');
     if (!inbox) throw new WharfError('WHARF_NOT_FOUND', `the INBOX of ${account.address} is missing`);
     const headerPrefix = deliveryPrefix(env.sender, r.address);
+    accountOf.set(inbox.id, account.id);
     items.push({ mailboxId: inbox.id, message: { blobId: blob.blobId, size: headerPrefix.length + blob.size, headerPrefix, meta: blob.meta } });
   }
   const queued: NewQueueMessage | null =
@@ -83,6 +85,7 @@ export async function acceptMessage(wharf: Wharf, env: AcceptedEnvelope, blob: A
     const r = await store.deliverAndEnqueue(items, queued);
     delivered = r.delivered.length;
     queueId = r.queueId;
+    for (const d of r.delivered) wharf.bus.emit('mail-stored', { accountId: accountOf.get(d.mailboxId) ?? 0, mailboxId: d.mailboxId, uid: d.uid });
   }
   if (queueId !== null) wharf.bus.emit('queue-kick', { id: queueId });
   if (unknown.length > 0) wharf.logger.warn('local recipients vanished before delivery', { unknown });

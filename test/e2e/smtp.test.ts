@@ -54,6 +54,8 @@ const env = () => ({ SMTP_PORT: String(t.port('smtp')), SUB_PORT: String(t.port(
 
 describe('SMTP with real clients', () => {
   it('smtplib sends in clear text to the MX listener', async () => {
+    const stored: { accountId: number; mailboxId: number; uid: number }[] = [];
+    const off = t.wharf.bus.on('mail-stored', (ev) => stored.push(ev));
     const out = await py(
       `
 import os, smtplib
@@ -73,6 +75,13 @@ s.quit()
     );
     assert.deepEqual(out.trim().split('\n'), ['{}', '550']);
     const msg = await findMessage('bob@hamburger.edu', 'Subject: plain smtplib');
+    off();
+    // The console counts deliveries from this event.
+    const bob = (await t.wharf.store.getAccount('bob@hamburger.edu'))!;
+    const bobInbox = (await t.wharf.store.getMailbox(bob.id, 'INBOX'))!;
+    assert.equal(stored.length, 1);
+    assert.equal(stored[0]!.accountId, bob.id);
+    assert.equal(stored[0]!.mailboxId, bobInbox.id);
     assert.match(msg, /Received: from crepes\.fr \(\[127\.0\.0\.1\]\)\r\n\tby hamburger\.edu \(Wharf\) with ESMTP id/);
   });
 
