@@ -12,6 +12,9 @@ import { normalizeAddress } from '../../core/net.js';
 import type { DnsServer } from './server.js';
 import type { ResponseRateLimiter } from './rrl.js';
 
+/** SO_RCVBUF asked for the server's UDP socket (4 MiB; Linux grants up to rmem_max). */
+const RECV_BUFFER = 4 * 1024 * 1024;
+
 export class UdpDnsListener {
   private socket: dgram.Socket | null = null;
   private inflight = 0;
@@ -25,7 +28,9 @@ export class UdpDnsListener {
   /** Binds host:port; resolves the port bound. Rejects with the errno error (EADDRINUSE…). */
   bind(host: string, port: number): Promise<number> {
     const type = isIP(host) === 6 ? 'udp6' : 'udp4';
-    const sock = dgram.createSocket({ type, reuseAddr: false });
+    // A deep receive queue rides out event-loop pauses (GC, a zone reload) under bursts instead
+    // of dropping datagrams in the kernel; the kernel caps it at net.core.rmem_max.
+    const sock = dgram.createSocket({ type, reuseAddr: false, recvBufferSize: RECV_BUFFER });
     return new Promise((resolve, reject) => {
       const onError = (err: Error) => {
         sock.close();
