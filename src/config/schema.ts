@@ -73,6 +73,7 @@ export const schema = {
   smtp: {
     ...listener(true, 2525, 'SMTP (MX, receives mail for local domains)'),
     ...limits(200, 20, 300_000, 'SMTP'),
+    workers: int(1, 'Processes serving the SMTP MX, submission and submissions listeners (2 uses both cores); limits apply per process, the queue runner stays in the first', { min: 1, max: 64 }),
     max_message_size: size(25 * 1024 * 1024, 'Largest message accepted (SIZE), in bytes'),
     max_recipients: int(100, 'Most recipients in one transaction (more get 452)', { min: 1 }),
     max_line: int(4096, 'Longest command line accepted, in octets (RFC 5321 §4.5.3.1.4 asks for at least 512)', { min: 512 }),
@@ -188,6 +189,7 @@ export const schema = {
     session_ttl: duration(8 * 3_600_000, 'A console login session ends after this long without a request'),
     metrics_auth: bool(false, 'Require a console session or token for /metrics (otherwise open: counters only, no content)'),
     max_body: size(4 * 1024 * 1024, 'Largest request body the admin API accepts (413 beyond)'),
+    tls: bool(false, 'Serve the console over HTTPS with the instance\'s certificate (tls.cert, or the one generated under <data>/tls); off loopback the admin API refuses logins and tokens over plain HTTP unless auth.allow_insecure'),
   },
 } as const;
 

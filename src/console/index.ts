@@ -17,11 +17,12 @@
 //    answered 500 "internal error" (no stack, no message). The server keeps serving.
 //  - Passwords are never logged; tokens are stored hashed (auth.ts).
 import { createServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { describeError, isWharfError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import { normalizeAddress } from '../core/net.js';
+import { isLoopback, normalizeAddress } from '../core/net.js';
 import type { Wharf } from '../wharf.js';
 import { SessionStore, TokenStore, tokensFile } from './auth.js';
 import type { Principal } from './auth.js';
@@ -59,6 +60,8 @@ export interface ConsoleOptions {
   maxBodyBytes?: number;
   /** SSE heartbeat period (default 15 s; tests shorten it). */
   heartbeatMs?: number;
+  /** Serve HTTPS with the authority's certificate (default: the authority's console.tls). */
+  tls?: boolean;
 }
 
 export interface RunningConsole {
@@ -70,6 +73,15 @@ export interface RunningConsole {
 }
 
 export const SESSION_COOKIE = 'wharf_session';
+
+/**
+ * May a request carry a password or a token? Over TLS, or on a loopback listener (judged by the
+ * address the client reached, like the cleartext rule of POP3/IMAP/SMTP), or when the config
+ * explicitly allows cleartext secrets (auth.allow_insecure).
+ */
+export function mayUseSecrets(c: { encrypted: boolean; localAddress: string; allowInsecure: boolean }): boolean {
+  return c.encrypted || isLoopback(normalizeAddress(c.localAddress)) || c.allowInsecure;
+}
 const UNSAFE = new Set(['POST', 'PUT', 'DELETE', 'PATCH']);
 
 export async function startConsole(opts: ConsoleOptions): Promise<RunningConsole> {
@@ -171,6 +183,9 @@ export async function startConsole(opts: ConsoleOptions): Promise<RunningConsole
       throw new HttpError(404, 'not found');
     }
     const isLogin = path === '/api/login' && method === 'POST';
+    // Passwords and tokens never cross a network in clear: off loopback the API needs HTTPS
+    // (console.tls) unless auth.allow_insecure says otherwise, as for POP3/IMAP/SMTP logins.
+    if (!secretsAllowed(req)) throw new HttpError(403, 'the admin API needs HTTPS on this address (set console.tls = true), or auth.allow_insecure');
     const principal = isLogin ? null : await principalOf(req);
     if (!isLogin && !principal) throw new HttpError(401, 'log in or give a bearer token');
     // CSRF: a cross-site form cannot send application/json (login included: no login CSRF).
@@ -202,7 +217,11 @@ export async function startConsole(opts: ConsoleOptions): Promise<RunningConsole
     if (reply) sendJson(res, reply.status ?? 200, reply.body ?? null);
   };
 
-  const server: Server = createServer({ requestTimeout: 60_000, headersTimeout: 30_000, maxHeaderSize: 32 * 1024 }, (req, res) => {
+  const useTls = opts.tls ?? cfg.tls;
+  const secretsAllowed = (req: IncomingMessage): boolean =>
+    mayUseSecrets({ encrypted: (req.socket as { encrypted?: boolean }).encrypted === true, localAddress: req.socket.localAddress ?? '', allowInsecure: opts.authority.config.auth.allow_insecure });
+  const serverOptions = { requestTimeout: 60_000, headersTimeout: 30_000, maxHeaderSize: 32 * 1024 };
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     handle(req, res).catch((err: unknown) => {
       const { status, body } = errorReply(err);
       if (status === 500) log.error('console request failed', { method: req.method, path: (req.url ?? '').split('?')[0], err: describeError(err) });
@@ -215,7 +234,10 @@ export async function startConsole(opts: ConsoleOptions): Promise<RunningConsole
       // An unread body after an early answer: stop reading, let the close go out.
       if (!req.complete) req.on('error', () => {}).resume();
     });
-  });
+  };
+  const server: Server = useTls
+    ? (createHttpsServer({ ...serverOptions, key: opts.authority.tls.key, cert: opts.authority.tls.cert }, onRequest) as unknown as Server)
+    : createServer(serverOptions, onRequest);
   server.on('clientError', (_err, socket: Socket) => {
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
     else socket.destroy();

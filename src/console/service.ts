@@ -20,7 +20,7 @@ export const consoleServices: ServiceFactory = (wharf) => {
         transcriptBuffer: cfg.transcript_buffer,
         logger: wharf.logger,
       });
-      return [{ service: 'console', host: running.host, port: running.port, transport: 'tcp' }];
+      return [{ service: 'console', host: running.host, port: running.port, transport: 'tcp', ...(cfg.tls ? { tls: true } : {}) }];
     },
     async stop(): Promise<void> {
       await running?.stop();

@@ -4,11 +4,12 @@
 // live data (transcripts, sessions, SSE, counters, /metrics), bad input, several sources.
 import { strict as assert } from 'node:assert';
 import * as http from 'node:http';
+import * as https from 'node:https';
 import * as net from 'node:net';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { startConsole } from '../../src/console/index.js';
+import { mayUseSecrets, startConsole } from '../../src/console/index.js';
 import type { RunningConsole } from '../../src/console/index.js';
 import { routes } from '../../src/console/routes.js';
 import { tokensFile } from '../../src/console/auth.js';
@@ -569,5 +570,45 @@ describe('console with several sources', () => {
     const t0 = Date.now();
     for (let i = 0; i < 4; i++) assert.equal((await call(c.port, 'POST', '/api/login', { json: { username: 'root@a.test', password: 'wrong' } })).status, 401);
     assert.ok(Date.now() - t0 >= 900, `the fourth failure was delayed (${Date.now() - t0} ms)`);
+  });
+});
+
+describe('console secrets: HTTPS, or loopback, or auth.allow_insecure', () => {
+  it('passwords and tokens only over TLS, on a loopback listener, or when allowed', () => {
+    assert.equal(mayUseSecrets({ encrypted: false, localAddress: '127.0.0.1', allowInsecure: false }), true);
+    assert.equal(mayUseSecrets({ encrypted: false, localAddress: '::ffff:127.9.9.9', allowInsecure: false }), true);
+    assert.equal(mayUseSecrets({ encrypted: false, localAddress: '192.0.2.10', allowInsecure: false }), false);
+    assert.equal(mayUseSecrets({ encrypted: true, localAddress: '192.0.2.10', allowInsecure: false }), true);
+    assert.equal(mayUseSecrets({ encrypted: false, localAddress: '2001:db8::1', allowInsecure: true }), true);
+  });
+
+  it('console.tls: the page and the API over HTTPS with the instance certificate; the cookie is Secure', async () => {
+    const t = await startTestWharf({ services: ['console'], users: [[ADMIN, 'pw']], hostname: 'hamburger.edu', set: { 'console.tls': true } });
+    try {
+      await t.wharf.store.updateAccount(ADMIN, { admin: true });
+      assert.equal(t.address('console').tls, true);
+      const ca = readFileSync(t.wharf.tls.certFile);
+      const req = (method: string, path: string, body?: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: http.IncomingHttpHeaders; text: string }> =>
+        new Promise((resolve, reject) => {
+          const r = https.request({ host: '127.0.0.1', port: t.port('console'), method, path, ca, servername: 'hamburger.edu', headers: { ...headers, ...(body ? { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(body)) } : {}) } }, (res) => {
+            const chunks: Buffer[] = [];
+            res.on('data', (c: Buffer) => chunks.push(c));
+            res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }));
+          });
+          r.on('error', reject);
+          r.end(body);
+        });
+      assert.equal((await req('GET', '/')).status, 200);
+      const login = await req('POST', '/api/login', JSON.stringify({ username: ADMIN, password: 'pw' }));
+      assert.equal(login.status, 200, login.text);
+      const cookie = login.headers['set-cookie']![0]!;
+      assert.match(cookie, /; Secure/);
+      const me = await req('GET', '/api/me', undefined, { Cookie: cookie.split(';')[0]! });
+      assert.equal(JSON.parse(me.text).user, ADMIN);
+      // Plain HTTP on the TLS port is not answered as HTTP.
+      await assert.rejects(call(t.port('console'), 'GET', '/api/me'));
+    } finally {
+      await t.stop();
+    }
   });
 });
