@@ -257,7 +257,7 @@ export async function startConsole(opts: ConsoleOptions): Promise<RunningConsole
   });
   server.on('error', (err) => log.error('console server error', { err: describeError(err) }));
   const addr = server.address() as AddressInfo;
-  log.info('listening', { host: addr.address, port: addr.port });
+  log.debug('listening', { host: addr.address, port: addr.port });
 
   let stopped = false;
   return {

@@ -98,7 +98,7 @@ export class TcpListener {
         server.off('error', onError);
         server.on('error', (err) => this.log.error('listener error', { err: describeError(err) }));
         const addr = server.address() as net.AddressInfo;
-        this.log.info('listening', { host: addr.address, port: addr.port, tls: !!this.opts.tls });
+        this.log.debug('listening', { host: addr.address, port: addr.port, tls: !!this.opts.tls });
         const bound: BoundAddress = { service: this.opts.service, host: addr.address, port: addr.port, transport: 'tcp' };
         if (this.opts.tls) bound.tls = true;
         resolve(bound);
