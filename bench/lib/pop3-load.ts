@@ -1,7 +1,7 @@
-// The POP3 benchmark's load, run in a worker thread so that the client never shares an event
-// loop with the server it measures: K clients at once, each logs in as its own user, RETRs all
-// its messages and QUITs. Posts { rate, octets }.
-import { parentPort, workerData } from 'node:worker_threads';
+// The POP3 benchmark's load, run in a child process so that the client never shares an event
+// loop (nor a CPU account) with the server it measures: K clients at once, each logs in as its
+// own user, RETRs all its messages and QUITs. Reads its input as JSON in argv[2], sends
+// { ok, rate, octets } over the IPC channel and exits.
 import { BenchPop3 } from './pop3-client.js';
 
 export interface Pop3LoadInput {
@@ -29,9 +29,10 @@ async function run(input: Pop3LoadInput): Promise<{ rate: number; octets: number
   return { rate: (input.users * input.messages) / secs, octets };
 }
 
-if (parentPort) {
-  run(workerData as Pop3LoadInput).then(
-    (r) => parentPort!.postMessage({ ok: true, ...r }),
-    (e: Error) => parentPort!.postMessage({ ok: false, error: e.message }),
+if (process.send && process.argv[2]) {
+  const send = (m: object) => process.send!(m, () => process.exit(0));
+  run(JSON.parse(process.argv[2]) as Pop3LoadInput).then(
+    (r) => send({ ok: true, ...r }),
+    (e: Error) => send({ ok: false, error: e.message }),
   );
 }

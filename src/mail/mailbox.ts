@@ -22,8 +22,19 @@ export function uniqueId(uidValidity: number, uid: number): string {
   return `${uidValidity.toString(16)}.${uid.toString(16)}`;
 }
 
-/** A fixed view of a mailbox's messages, numbered 1..n in UID order (POP3's maildrop). */
+/** Full rows read at once when a session asks for one it does not hold (see MailboxSnapshot.row). */
+const ROW_WINDOW = 32;
+
+/**
+ * A fixed view of a mailbox's messages, numbered 1..n in UID order (POP3's maildrop).
+ *
+ * Full rows (blob id, header prefix) are read in windows: asking for message n reads n and the
+ * next ROW_WINDOW-1 wanted ones in one query, so a client that retrieves its maildrop in order
+ * costs one query per window, not one per message, and memory stays bounded by the window.
+ */
 export class MailboxSnapshot {
+  private rows = new Map<number, StoredMessage>();
+
   private constructor(
     readonly mailbox: Mailbox,
     readonly messages: readonly MessageSummary[],
@@ -44,6 +55,22 @@ export class MailboxSnapshot {
 
   uniqueId(m: MessageSummary): string {
     return uniqueId(this.mailbox.uidValidity, m.uid);
+  }
+
+  /**
+   * The full row of message n, or undefined when it is no longer in the store (expunged by
+   * another session meanwhile: POP3 and IMAP share the mailbox). `wanted(k)` says whether
+   * message k may be asked for later (POP3: not deleted in this session), for the read-ahead.
+   */
+  async row(store: Store, n: number, wanted: (k: number) => boolean = () => true): Promise<StoredMessage | undefined> {
+    const m = this.get(n);
+    if (!m) return undefined;
+    const held = this.rows.get(m.uid);
+    if (held) return held;
+    const uids = [m.uid];
+    for (let k = n + 1; k <= this.messages.length && uids.length < ROW_WINDOW; k++) if (wanted(k)) uids.push(this.messages[k - 1]!.uid);
+    this.rows = new Map((await store.getMessages(this.mailbox.id, uids)).map((r) => [r.uid, r]));
+    return this.rows.get(m.uid);
   }
 }
 
@@ -75,15 +102,23 @@ export function messageStream(blobs: BlobStore, m: StoredMessage, start?: number
   return Readable.from(messageChunks(blobs, m, start, end), { objectMode: false });
 }
 
+/**
+ * A whole stored message in memory as its parts, headerPrefix then blob (empty parts left out):
+ * one read of the blob, no copy. Checked against the recorded size.
+ */
+export async function messageParts(blobs: BlobStore, m: StoredMessage): Promise<Buffer[]> {
+  const prefix = m.headerPrefix;
+  const blob = m.size > prefix.length ? await blobs.read(m.blobId, 0, m.size - prefix.length) : Buffer.alloc(0);
+  if (prefix.length + blob.length !== m.size) {
+    throw new WharfError('WHARF_STORE_CORRUPT', `message uid ${m.uid}: ${prefix.length + blob.length} octets stored, ${m.size} recorded`);
+  }
+  return prefix.length === 0 ? [blob] : blob.length === 0 ? [prefix] : [prefix, blob];
+}
+
 /** A whole stored message in memory (small messages, tests). */
 export async function readMessage(blobs: BlobStore, m: StoredMessage): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const c of messageChunks(blobs, m)) parts.push(c);
-  const out = Buffer.concat(parts);
-  if (out.length !== m.size) {
-    throw new WharfError('WHARF_STORE_CORRUPT', `message uid ${m.uid}: ${out.length} octets stored, ${m.size} recorded`);
-  }
-  return out;
+  const parts = await messageParts(blobs, m);
+  return parts.length === 1 ? parts[0]! : Buffer.concat(parts, m.size);
 }
 
 /**

@@ -7,7 +7,9 @@ import { playTranscript, socketPair } from '../core/testing.js';
 import type { TestClient } from '../core/testing.js';
 import { startTestWharf } from '../../test/helpers/instance.js';
 import type { TestWharf } from '../../test/helpers/instance.js';
-import { deliverRaw, inboxUids as uidsOf, sampleMessage } from '../../test/helpers/mail.js';
+import { deliverRaw, inboxMessages, inboxUids as uidsOf, sampleMessage } from '../../test/helpers/mail.js';
+import { dotStuffAll } from '../core/dot-codec.js';
+import type { Store } from '../store/store.js';
 import { Pop3Session } from './session.js';
 import type { Pop3SessionOptions } from './session.js';
 
@@ -355,5 +357,49 @@ describe('POP3 session', () => {
     const b = open(over);
     await playTranscript(b.client, 'S: +OK*\nC: USER carol\nS: +OK\nC: PASS pie\nS: -ERR [LOGIN-DELAY] wait 50 s*\nC: QUIT\nS: +OK*');
     await b.done;
+  });
+
+  it('RETR is byte-exact and dot-stuffed across read-ahead windows, large messages and DELE; \\Seen is written once', async () => {
+    await clearInbox(BOB);
+    const big = `${'.dot first\r\nplain line of text\r\n'.repeat(3000)}..two\r\n.`;
+    for (let i = 1; i <= 40; i++) {
+      await deliverRaw(t.wharf, BOB, sampleMessage(`w${i}`, i === 37 ? big : i % 3 ? `.a ${i}\r\nb\r\n..\r\n.\r\n` : `no dots ${i}\r\n`));
+    }
+    const want = await inboxMessages(t.wharf, BOB);
+    const writes: string[] = [];
+    const store = new Proxy(t.wharf.store, {
+      get(target, prop, receiver) {
+        const v = Reflect.get(target, prop, receiver) as unknown;
+        if (typeof v !== 'function') return v;
+        return (...a: unknown[]) => {
+          if (prop === 'updateFlags' || prop === 'expunge') writes.push(String(prop));
+          return (v as (...x: unknown[]) => unknown).apply(target, a);
+        };
+      },
+    }) as Store;
+    const session = async (dele: number[]) => {
+      const { client, done } = open({ store });
+      await playTranscript(client, 'S: +OK*\nC: USER bob\nS: +OK*\nC: PASS hungry\nS: +OK*');
+      for (const n of dele) await playTranscript(client, `C: DELE ${n}\nS: +OK*`);
+      for (let n = 1; n <= 40; n++) {
+        if (dele.includes(n)) continue;
+        client.send(`RETR ${n}`);
+        const head = await client.readLine();
+        assert.equal(head, `+OK ${Buffer.byteLength(want[n - 1]!)} octets`);
+        const lines = await client.readUntil((l) => l === '.');
+        const got = lines.map((l) => `${l}\r\n`).join('');
+        assert.equal(got, dotStuffAll(want[n - 1]!).toString(), `message ${n}`);
+      }
+      await playTranscript(client, 'C: QUIT\nS: +OK*');
+      await done;
+    };
+    await session([]);
+    assert.deepEqual(writes, ['updateFlags']);
+    const box = (await t.wharf.store.getMailbox((await t.wharf.store.getAccount(BOB))!.id, 'INBOX'))!;
+    assert.ok((await t.wharf.store.listMessages(box.id)).every((m) => m.flags.includes('\\Seen')));
+    writes.length = 0;
+    await session([2, 33]);
+    assert.deepEqual(writes, ['expunge'], 'all were \\Seen already: only the deletions are written');
+    assert.equal((await inboxUids(BOB)).length, 38);
   });
 });

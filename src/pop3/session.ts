@@ -8,6 +8,13 @@
 //
 // The maildrop lock is a store lease (`pop3:<account id>`), so it holds across processes and,
 // with PostgreSQL, across nodes; a second session gets `-ERR [IN-USE]` (RFC 2449 §8.1.2).
+//
+// The per-message path (RETR): the maildrop's full rows are read ahead in windows at most one
+// query per 32 messages (MailboxSnapshot.row), the blob in one read, and the status line, the
+// message dot-stuffed and the terminator leave in one write (src/pop3/wire.ts: CRLF-only data
+// is scanned natively and copied once). Transcript lines are only formatted while someone
+// listens. QUIT writes to the store only for what changed: deletions, and \Seen on messages
+// that did not have it at login.
 import type { SecureContext } from 'node:tls';
 import type { Authenticator } from '../auth/authenticator.js';
 import { isSaslMechanism, saslExchange, SASL_MECHANISMS } from '../auth/sasl.js';
@@ -15,13 +22,14 @@ import type { Connection } from '../core/connection.js';
 import { ReplyError, WharfError, describeError, isWharfError } from '../core/errors.js';
 import type { Transcript } from '../core/events.js';
 import type { Logger } from '../core/logger.js';
-import { dotStuff, dotStuffEnd, newDotStuffState } from '../core/dot-codec.js';
-import { headAndLines, MailboxSnapshot, messageChunks, readMessage } from '../mail/mailbox.js';
+import { dotStuffEnd, newDotStuffState } from '../core/dot-codec.js';
+import { headAndLines, MailboxSnapshot, messageChunks, messageParts } from '../mail/mailbox.js';
 import type { Store, StoredMessage } from '../store/store.js';
 import { R, err, fail, formatReply, ok } from './codes.js';
 import type { Pop3Reply } from './codes.js';
 import { parseCommand, parseNumber, redactCommand } from './parse.js';
 import type { Pop3Command } from './parse.js';
+import { multiline, stuffChunk } from './wire.js';
 
 export type Pop3State = 'authorization' | 'transaction' | 'update' | 'closed';
 
@@ -72,6 +80,7 @@ export class Pop3Session {
   private snapshot: MailboxSnapshot | null = null;
   private readonly deleted = new Set<number>();
   private readonly retrieved = new Set<number>();
+  private readonly listings: { list?: string[]; uidl?: string[] } = {};
   private lockKey: string | null = null;
   private lockTimer: NodeJS.Timeout | undefined;
   private errors = 0;
@@ -188,16 +197,28 @@ export class Pop3Session {
       if (shown.length < lines.length) t.note(`${lines.length - shown.length} more lines`);
       t.server('.');
     }
-    const body = lines.map((l) => (l.startsWith('.') ? `.${l}` : l));
+    const body = lines.some((l) => l.startsWith('.')) ? lines.map((l) => (l.startsWith('.') ? `.${l}` : l)) : lines;
     await this.conn.write(`${formatReply(head)}\r\n${body.length ? body.join('\r\n') + '\r\n' : ''}.\r\n`);
   }
 
-  /** A status line and a dot-stuffed block with its terminator, in one write. */
-  async replyData(head: Pop3Reply, data: Buffer): Promise<void> {
+  /** A status line and a dot-stuffed block (the parts, in order) with its terminator, in one write. */
+  replyData(head: Pop3Reply, parts: readonly Buffer[]): Promise<void> {
     const line = formatReply(head);
-    this.opts.transcript?.server(line);
+    if (this.opts.transcript?.active) this.opts.transcript.server(line);
+    return this.conn.write(multiline(line, parts));
+  }
+
+  /** A status line, then a dot-stuffed stream of chunks and its terminator (large messages). */
+  async replyStream(head: Pop3Reply, chunks: AsyncIterable<Buffer>): Promise<void> {
+    await this.reply(head);
+    await this.writeStuffed(chunks);
+  }
+
+  /** A dot-stuffed stream of chunks and its terminator. */
+  async writeStuffed(chunks: AsyncIterable<Buffer>): Promise<void> {
     const st = newDotStuffState();
-    await this.conn.write(Buffer.concat([Buffer.from(line + '\r\n'), dotStuff(data, st), dotStuffEnd(st)]));
+    for await (const c of chunks) if (c.length > 0) await this.conn.write(stuffChunk(c, st));
+    await this.conn.write(dotStuffEnd(st));
   }
 
   // ---- helpers for handlers -------------------------------------------------------------------
@@ -226,8 +247,9 @@ export class Pop3Session {
     return { n, uid: m.uid, size: m.size };
   }
 
-  async stored(uid: number): Promise<StoredMessage> {
-    const [m] = await this.opts.store.getMessages(this.snapshot!.mailbox.id, [uid]);
+  /** The stored row of message n (read ahead in windows: src/mail/mailbox.ts). */
+  async stored(n: number): Promise<StoredMessage> {
+    const m = await this.snapshot!.row(this.opts.store, n, (k) => !this.deleted.has(k));
     // Expunged meanwhile through IMAP (POP3 and IMAP share the mailbox).
     if (!m) fail('message no longer available (removed by another session)');
     return m;
@@ -290,6 +312,20 @@ export class Pop3Session {
     if (key) await this.opts.store.releaseLease(key, this.opts.owner).catch((e: unknown) => this.opts.logger.warn('pop3 unlock failed', { err: describeError(e) }));
   }
 
+  /**
+   * The scan listings of LIST and UIDL (RFC 1939 §5, §7) of the messages not deleted: the lines
+   * of the whole maildrop are made once per session, the snapshot being fixed.
+   */
+  listing(kind: 'list' | 'uidl'): readonly string[] {
+    const snap = this.snapshot!;
+    let all = this.listings[kind];
+    if (!all) {
+      all = snap.messages.map((m, i) => `${i + 1} ${kind === 'list' ? m.size : snap.uniqueId(m)}`);
+      this.listings[kind] = all;
+    }
+    return this.deleted.size === 0 ? all : all.filter((_, i) => !this.deleted.has(i + 1));
+  }
+
   count(): number {
     return this.snapshot ? this.snapshot.count - this.deleted.size : 0;
   }
@@ -309,7 +345,8 @@ export class Pop3Session {
     const snap = this.snapshot!;
     const { store } = this.opts;
     const gone = [...this.deleted].sort((a, b) => a - b).map((n) => snap.get(n)!.uid);
-    const seen = [...this.retrieved].filter((n) => !this.deleted.has(n)).map((n) => snap.get(n)!.uid);
+    // Only messages not \Seen at login: no store write at all for a maildrop read before.
+    const seen = [...this.retrieved].filter((n) => !this.deleted.has(n) && !snap.get(n)!.flags.includes('\\Seen')).map((n) => snap.get(n)!.uid);
     try {
       if (gone.length) await store.expunge(snap.mailbox.id, gone);
     } catch (e) {
@@ -469,11 +506,7 @@ const COMMANDS: Record<string, CommandSpec> = {
         const m = s.message(cmd.args[0]);
         return ok(`${m.n} ${m.size}`);
       }
-      const lines: string[] = [];
-      s.maildrop.messages.forEach((m, i) => {
-        if (!s.isDeleted(i + 1)) lines.push(`${i + 1} ${m.size}`);
-      });
-      await s.replyLines(ok(`${s.count()} messages (${s.octets()} octets)`), lines);
+      await s.replyLines(ok(`${s.count()} messages (${s.octets()} octets)`), s.listing('list'));
     },
   },
   UIDL: {
@@ -485,11 +518,7 @@ const COMMANDS: Record<string, CommandSpec> = {
         const m = s.message(cmd.args[0]);
         return ok(`${m.n} ${snap.uniqueId(snap.get(m.n)!)}`);
       }
-      const lines: string[] = [];
-      snap.messages.forEach((m, i) => {
-        if (!s.isDeleted(i + 1)) lines.push(`${i + 1} ${snap.uniqueId(m)}`);
-      });
-      await s.replyLines(ok(), lines);
+      await s.replyLines(ok(), s.listing('uidl'));
     },
   },
   RETR: {
@@ -497,17 +526,19 @@ const COMMANDS: Record<string, CommandSpec> = {
     handler: async (s, cmd) => {
       if (cmd.args.length !== 1) return R.badArgs('RETR msg');
       const m = s.message(cmd.args[0]);
-      const stored = await s.stored(m.uid);
+      const stored = await s.stored(m.n);
       const head = ok(`${stored.size} octets`);
       if (stored.size <= SMALL_MESSAGE) {
         // One write for status, message and terminator: one segment, one wake-up for the client.
-        await s.replyData(head, await readMessage(s.deps.store.blobs, stored));
+        await s.replyData(head, await messageParts(s.deps.store.blobs, stored));
       } else {
-        await s.reply(head);
-        await s.conn.writeDotData(messageChunks(s.deps.store.blobs, stored));
+        await s.replyStream(head, messageChunks(s.deps.store.blobs, stored));
       }
-      s.deps.transcript?.note(`message ${m.n} (${stored.size} octets) sent`);
-      s.deps.transcript?.server('.');
+      const t = s.deps.transcript;
+      if (t?.active) {
+        t.note(`message ${m.n} (${stored.size} octets) sent`);
+        t.server('.');
+      }
       s.markRetrieved(m.n);
     },
   },
@@ -518,11 +549,12 @@ const COMMANDS: Record<string, CommandSpec> = {
       const m = s.message(cmd.args[0]);
       const lines = parseNumber(cmd.args[1]);
       if (lines === null) return R.badArgs('TOP msg lines (a number of lines, 0 or more)');
-      const stored = await s.stored(m.uid);
+      const stored = await s.stored(m.n);
       await s.reply(ok('top of message follows'));
-      s.deps.transcript?.note(`header and ${lines} body lines of message ${m.n} sent`);
-      await s.conn.writeDotData(headAndLines(s.deps.store.blobs, stored, lines));
-      s.deps.transcript?.server('.');
+      const t = s.deps.transcript;
+      if (t?.active) t.note(`header and ${lines} body lines of message ${m.n} sent`);
+      await s.writeStuffed(headAndLines(s.deps.store.blobs, stored, lines));
+      if (t?.active) t.server('.');
     },
   },
   DELE: {
