@@ -212,7 +212,7 @@ export class Connection {
           }
           // Copy: a small line must not pin a large socket chunk in memory.
           const out = Buffer.from(line);
-          if (this.transcript) {
+          if (this.transcript?.active) {
             const text = out.toString('utf8');
             this.transcript.received(clip(redact ? redact(text) : text));
           }
@@ -332,7 +332,7 @@ export class Connection {
     if (text.includes('\n') || text.includes('\r')) {
       return Promise.reject(new WharfError('WHARF_BAD_LINE', 'writeLine text contains CR or LF'));
     }
-    this.transcript?.sent(clip(logAs ?? text));
+    if (this.transcript?.active) this.transcript.sent(clip(logAs ?? text));
     return this.write(text + '\r\n');
   }
 
