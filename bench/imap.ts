@@ -12,8 +12,8 @@
 // first, then the instance is reopened); "wharf rss" is this process's peak resident set during
 // the measured rounds (the client's worker thread included; after a full GC of what loading the
 // mailbox left), "dovecot rss" the peak sum over Dovecot's processes.
-import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -26,7 +26,9 @@ import { ingestBuffer } from '../src/mail/ingest.js';
 import { Wharf } from '../src/wharf.js';
 import { listenerSections } from '../test/helpers/instance.js';
 import type { ImapLoadResult } from './lib/imap-load.js';
-import { freePort, printTable, waitForPort } from './lib/util.js';
+import { startDovecot } from './lib/dovecot.js';
+import type { RunningDovecot } from './lib/dovecot.js';
+import { printTable } from './lib/util.js';
 
 const { values } = parseArgs({
   options: {
@@ -143,74 +145,8 @@ function treeRss(pid: number): number {
   return sum;
 }
 
-async function startDovecot(dir: string): Promise<{ port: number; pid: number; stop: () => Promise<void> }> {
-  const port = await freePort();
-  const d = join(dir, 'dovecot');
-  mkdirSync(join(d, 'run'), { recursive: true });
-  const mail = join(d, 'mail', USER);
-  for (const sub of ['cur', 'new', 'tmp']) mkdirSync(join(mail, sub), { recursive: true });
-  for (let i = 1; i <= MESSAGES; i++) {
-    // Maildir stores LF line ends; Dovecot sends CRLF.
-    writeFileSync(join(mail, 'cur', `1700000000.M${i}P1.bench:2,`), `Return-Path: <alice@crepes.fr>\n${message(i).replace(/\r\n/g, '\n')}`);
-  }
-  writeFileSync(join(d, 'passwd'), `${USER}:{PLAIN}${PASSWORD}::::::\n`);
-  // Dovecot refuses to run mail processes as root: the mail belongs to nobody.
-  spawnSync('chown', ['-R', 'nobody:nogroup', join(d, 'mail')]);
-  mkdirSync(join(d, 'home'), { recursive: true });
-  spawnSync('chown', ['-R', 'nobody:nogroup', join(d, 'home')]);
-  const conf = join(d, 'dovecot.conf');
-  writeFileSync(
-    conf,
-    `base_dir = ${join(d, 'run')}
-state_dir = ${join(d, 'state')}
-log_path = ${join(d, 'dovecot.log')}
-protocols = imap
-listen = 127.0.0.1
-ssl = no
-disable_plaintext_auth = no
-auth_mechanisms = plain
-first_valid_uid = 100
-mail_location = maildir:${join(d, 'mail')}/%u
-mail_max_userip_connections = 1000
-passdb {
-  driver = passwd-file
-  args = scheme=PLAIN username_format=%u ${join(d, 'passwd')}
-}
-userdb {
-  driver = static
-  args = uid=nobody gid=nogroup home=${join(d, 'home')}/%u
-}
-service imap-login {
-  inet_listener imap {
-    address = 127.0.0.1
-    port = ${port}
-  }
-  inet_listener imaps {
-    port = 0
-  }
-  process_min_avail = 2
-}
-service pop3-login {
-  inet_listener pop3 {
-    port = 0
-  }
-  inet_listener pop3s {
-    port = 0
-  }
-}
-`,
-  );
-  const child = spawn('/usr/sbin/dovecot', ['-F', '-c', conf], { stdio: 'inherit' });
-  await waitForPort(port);
-  return {
-    port,
-    pid: child.pid!,
-    stop: async () => {
-      if (child.exitCode !== null) return;
-      child.kill('SIGTERM');
-      await new Promise((r) => child.once('exit', r));
-    },
-  };
+function startImapDovecot(dir: string): Promise<RunningDovecot> {
+  return startDovecot({ dir, protocol: 'imap', mailboxes: new Map([[USER, Array.from({ length: MESSAGES }, (_, i) => message(i + 1))]]), password: PASSWORD });
 }
 
 async function main(): Promise<void> {
@@ -229,14 +165,14 @@ async function main(): Promise<void> {
       return;
     }
     if (values.only === 'dovecot') {
-      const dovecot = await startDovecot(dir);
+      const dovecot = await startImapDovecot(dir);
       process.once('exit', () => void dovecot.stop());
       await measure('dovecot', dovecot.port, () => treeRss(dovecot.pid));
       await dovecot.stop();
       return;
     }
     const wharf = await startWharf(dir);
-    const dovecot = await startDovecot(dir);
+    const dovecot = await startImapDovecot(dir);
     process.once('exit', () => void dovecot.stop());
     const w = await measure('wharf', wharf.port, () => process.memoryUsage().rss);
     const d = await measure('dovecot', dovecot.port, () => treeRss(dovecot.pid));

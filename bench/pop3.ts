@@ -21,7 +21,7 @@
 // `doveadm pw`, so both servers pay a comparable hash per login. --dovecot-scheme PLAIN gives
 // Dovecot clear-text passwords instead (no hashing at all: its login is then cheaper).
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -30,7 +30,8 @@ import { deliverLocal } from '../src/mail/deliver.js';
 import { ingestBuffer } from '../src/mail/ingest.js';
 import { Wharf } from '../src/wharf.js';
 import { listenerSections } from '../test/helpers/instance.js';
-import { freePort, printTable, waitForPort } from './lib/util.js';
+import { startDovecot } from './lib/dovecot.js';
+import { printTable } from './lib/util.js';
 
 const { values } = parseArgs({
   options: {
@@ -178,85 +179,12 @@ async function startWharf(dir: string): Promise<{ port: number; stop: () => Prom
   return { port: wharf.address('pop3').port, stop: () => wharf.stop(), rss, cpu };
 }
 
-async function startDovecot(dir: string): Promise<{ port: number; stop: () => Promise<void>; cpu: () => number }> {
-  const port = await freePort();
-  const d = join(dir, 'dovecot');
-  mkdirSync(join(d, 'run'), { recursive: true });
-  const users: string[] = [];
-  let hash = `{PLAIN}${PASSWORD}`;
-  if (DOVECOT_SCHEME === 'SHA512-CRYPT') {
-    const pw = spawnSync('doveadm', ['pw', '-s', 'SHA512-CRYPT', '-r', String(SHA512_ROUNDS), '-p', PASSWORD], { encoding: 'utf8' });
-    if (pw.status !== 0 || !pw.stdout.startsWith('{SHA512-CRYPT}')) throw new Error(`doveadm pw failed: ${pw.stderr}`);
-    hash = pw.stdout.trim();
-  }
-  for (let u = 0; u < USERS; u++) {
-    const user = `user${u}@bench.test`;
-    users.push(`${user}:${hash}::::::`);
-    const cur = join(d, 'mail', user, 'cur');
-    mkdirSync(cur, { recursive: true });
-    mkdirSync(join(d, 'mail', user, 'new'), { recursive: true });
-    mkdirSync(join(d, 'mail', user, 'tmp'), { recursive: true });
-    for (let i = 1; i <= MESSAGES; i++) {
-      // Maildir stores LF line ends; Dovecot sends CRLF.
-      writeFileSync(join(cur, `1700000000.M${i}P1.bench:2,`), `Return-Path: <alice@crepes.fr>\n${message(u, i).replace(/\r\n/g, '\n')}`);
-    }
-  }
-  writeFileSync(join(d, 'passwd'), users.join('\n') + '\n');
-  // Dovecot refuses to run mail processes as root: the mail belongs to nobody.
-  spawnSync('chown', ['-R', 'nobody:nogroup', join(d, 'mail')]);
-  mkdirSync(join(d, 'home'), { recursive: true });
-  spawnSync('chown', ['-R', 'nobody:nogroup', join(d, 'home')]);
-  const conf = join(d, 'dovecot.conf');
-  writeFileSync(
-    conf,
-    `base_dir = ${join(d, 'run')}
-state_dir = ${join(d, 'state')}
-log_path = ${join(d, 'dovecot.log')}
-protocols = pop3
-listen = 127.0.0.1
-ssl = no
-disable_plaintext_auth = no
-auth_mechanisms = plain
-first_valid_uid = 100
-mail_location = maildir:${join(d, 'mail')}/%u
-passdb {
-  driver = passwd-file
-  args = scheme=PLAIN username_format=%u ${join(d, 'passwd')}
-}
-userdb {
-  driver = static
-  args = uid=nobody gid=nogroup home=${join(d, 'home')}/%u
-}
-service pop3-login {
-  inet_listener pop3 {
-    address = 127.0.0.1
-    port = ${port}
-  }
-  inet_listener pop3s {
-    port = 0
-  }
-  process_min_avail = 2
-}
-service imap-login {
-  inet_listener imap {
-    port = 0
-  }
-  inet_listener imaps {
-    port = 0
-  }
-}
-`,
-  );
-  const child = spawn('/usr/sbin/dovecot', ['-F', '-c', conf], { stdio: 'inherit' });
-  await waitForPort(port);
-  return {
-    port,
-    cpu: () => cpuOfTree(child.pid!),
-    stop: async () => {
-      child.kill('SIGTERM');
-      await new Promise((r) => child.once('exit', r));
-    },
-  };
+async function startPop3Dovecot(dir: string): Promise<{ port: number; stop: () => Promise<void>; cpu: () => number }> {
+  const mailboxes = new Map<string, string[]>();
+  for (let u = 0; u < USERS; u++) mailboxes.set(`user${u}@bench.test`, Array.from({ length: MESSAGES }, (_, i) => message(u, i + 1)));
+  const scheme = DOVECOT_SCHEME === 'SHA512-CRYPT' ? { name: 'SHA512-CRYPT' as const, rounds: SHA512_ROUNDS } : { name: 'PLAIN' as const };
+  const d = await startDovecot({ dir, protocol: 'pop3', mailboxes, password: PASSWORD, scheme });
+  return { port: d.port, stop: d.stop, cpu: () => cpuOfTree(d.pid) };
 }
 
 async function main(): Promise<void> {
@@ -279,7 +207,7 @@ async function main(): Promise<void> {
       rows.push(['wharf', `${w.rate.toFixed(0)} messages/s, server CPU ${w.cpuPerMessage.toFixed(0)} µs/message`], ['wharf rss', `${(rss / 1048576).toFixed(0)} MiB`]);
     }
     if (ONLY !== 'wharf') {
-      const dovecot = await startDovecot(dir);
+      const dovecot = await startPop3Dovecot(dir);
       process.once('exit', () => void dovecot.stop());
       d = await measure('dovecot', dovecot.port, dovecot.cpu);
       await dovecot.stop();
