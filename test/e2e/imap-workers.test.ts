@@ -2,65 +2,43 @@
 // Sessions land in both (a child's transcript session ids end in "@<pid>"), and IDLE in one
 // process learns of mail appended in the other (through the store's change watch).
 import { strict as assert } from 'node:assert';
-import * as net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { startTestWharf } from '../helpers/instance.js';
+import { LineSocket } from '../helpers/line-socket.js';
 import type { TestWharf } from '../helpers/instance.js';
 import { deliverRaw, sampleMessage, waitFor } from '../helpers/mail.js';
 
 const BOB = 'bob@hamburger.edu';
 
+/** A minimal IMAP client: tagged commands, untagged lines collected until the completion. */
 class Imap {
-  private buf = '';
-  private waiters: (() => void)[] = [];
-  private closed = false;
   private tag = 0;
-  private constructor(readonly socket: net.Socket) {
-    socket.setEncoding('latin1');
-    socket.on('data', (d: string) => {
-      this.buf += d;
-      for (const w of this.waiters.splice(0)) w();
-    });
-    socket.on('close', () => {
-      this.closed = true;
-      for (const w of this.waiters.splice(0)) w();
-    });
-    socket.on('error', () => {});
+  private constructor(private readonly c: LineSocket) {}
+  static async connect(port: number): Promise<Imap> {
+    return new Imap(await LineSocket.connect(port));
   }
-  static connect(port: number): Promise<Imap> {
-    return new Promise((resolve, reject) => {
-      const s = net.connect(port, '127.0.0.1', () => resolve(new Imap(s)));
-      s.once('error', reject);
-    });
+  get localPort(): number {
+    return this.c.localPort;
   }
-  async line(): Promise<string> {
-    for (;;) {
-      const i = this.buf.indexOf('\r\n');
-      if (i >= 0) {
-        const l = this.buf.slice(0, i);
-        this.buf = this.buf.slice(i + 2);
-        return l;
-      }
-      if (this.closed) throw new Error('connection closed');
-      await new Promise<void>((r) => this.waiters.push(r));
-    }
+  line(): Promise<string> {
+    return this.c.line();
   }
   /** Sends a command; the untagged lines and the tagged completion. */
   async cmd(c: string): Promise<{ lines: string[]; done: string }> {
     const tag = `a${++this.tag}`;
-    this.socket.write(`${tag} ${c}\r\n`);
+    this.c.send(`${tag} ${c}`);
     const lines: string[] = [];
     for (;;) {
-      const l = await this.line();
+      const l = await this.c.line();
       if (l.startsWith(`${tag} `)) return { lines, done: l.slice(tag.length + 1) };
       lines.push(l);
     }
   }
   write(s: string): void {
-    this.socket.write(s);
+    this.c.write(s);
   }
   close(): void {
-    this.socket.destroy();
+    this.c.close();
   }
 }
 
@@ -73,7 +51,7 @@ describe('imap.workers = 2', () => {
     for (let i = 0; i < 20; i++) {
       const c = await Imap.connect(t.port('imap'));
       assert.match(await c.line(), /^\* OK/);
-      const port = c.socket.localPort!;
+      const port = c.localPort;
       const id = await waitFor(async () => sessions.get(port));
       if (id.includes('@') === child) {
         assert.match((await c.cmd(`LOGIN ${BOB} hungry`)).done, /^OK/);

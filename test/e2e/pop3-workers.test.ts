@@ -3,10 +3,10 @@
 // ids: a child's end in "@<pid>"), the maildrop lock holds across processes, a killed child is
 // replaced while the port keeps answering, and stop() leaves no child behind.
 import { strict as assert } from 'node:assert';
-import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import { startTestWharf } from '../helpers/instance.js';
+import { LineSocket } from '../helpers/line-socket.js';
 import type { TestWharf } from '../helpers/instance.js';
 import { deliverRaw, sampleMessage, waitFor } from '../helpers/mail.js';
 
@@ -15,48 +15,18 @@ const USERS = Array.from({ length: 8 }, (_, i) => `user${i}@hamburger.edu`);
 
 /** A minimal POP3 client: one line at a time, multi-line answers up to ".". */
 class Pop3 {
-  private buf = '';
-  private waiters: (() => void)[] = [];
-  private closed = false;
-  private constructor(readonly socket: net.Socket) {
-    socket.setEncoding('latin1');
-    socket.on('data', (d: string) => {
-      this.buf += d;
-      this.wake();
-    });
-    socket.on('close', () => {
-      this.closed = true;
-      this.wake();
-    });
-    socket.on('error', () => {});
-  }
-  private wake(): void {
-    for (const w of this.waiters.splice(0)) w();
-  }
-  static connect(port: number): Promise<Pop3> {
-    return new Promise((resolve, reject) => {
-      const s = net.connect(port, '127.0.0.1', () => resolve(new Pop3(s)));
-      s.once('error', reject);
-    });
+  private constructor(private readonly c: LineSocket) {}
+  static async connect(port: number): Promise<Pop3> {
+    return new Pop3(await LineSocket.connect(port));
   }
   get localPort(): number {
-    return this.socket.localPort!;
+    return this.c.localPort;
   }
-  async line(): Promise<string> {
-    for (;;) {
-      const i = this.buf.indexOf('\r\n');
-      if (i >= 0) {
-        const l = this.buf.slice(0, i);
-        this.buf = this.buf.slice(i + 2);
-        return l;
-      }
-      if (this.closed) throw new Error('connection closed');
-      await new Promise<void>((r) => this.waiters.push(r));
-    }
+  line(): Promise<string> {
+    return this.c.line();
   }
-  async cmd(c: string): Promise<string> {
-    this.socket.write(`${c}\r\n`);
-    return this.line();
+  cmd(c: string): Promise<string> {
+    return this.c.cmd(c);
   }
   async multi(c: string): Promise<string[]> {
     const first = await this.cmd(c);
@@ -66,7 +36,7 @@ class Pop3 {
     return out;
   }
   close(): void {
-    this.socket.destroy();
+    this.c.close();
   }
 }
 
