@@ -4,11 +4,18 @@
 // delivering to a local mailbox durably: Wharf answers 250 after the INBOX row and the blob are
 // fsynced (store.fsync on); Postfix after its queue file is fsynced, and its virtual(8) agent
 // then writes the Maildir file (also fsynced). Prints messages/s for each, the ratio, Postfix's
-// rate until the last message is in the Maildir, and Wharf's peak RSS (VmHWM of the server process).
+// rate until the last message is in the Maildir, and Wharf's peak RSS (VmHWM of the server
+// process, plus its worker children's with --workers).
 //
-//   npm run bench -- smtp [--messages N] [--size KB] [--sessions S] [--reuse] [--only wharf] [--set key=value ...]
+//   npm run bench -- smtp [--messages N] [--size KB] [--sessions S] [--workers N] [--reuse] [--only wharf] [--set key=value ...]
 //
 // --only wharf skips Postfix (quick before/after comparisons of a change to Wharf).
+// --workers N sets smtp.workers: the MX listener served by N processes (src/smtp/service.ts);
+// with SQLite they all write one database file, taking turns on its write lock.
+// The last line, Wharf's CPU time per message (all its processes, user + system), is what a
+// busy shared machine distorts least. Leave a minute or so between runs: perf showed ext4's
+// inode allocation for the blob files (find_inode_bit, recently_deleted) taking a quarter of
+// Wharf's CPU right after another run had deleted its thousands of files, far less after a pause.
 //
 // --set passes config to the Wharf server (e.g. store.engine=postgres; store.fsync=false only to
 // see what durability costs: the figures are then not comparable).
@@ -16,7 +23,7 @@
 // message gets its own connection, as MX traffic does. One warm-up run precedes each measurement.
 import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -33,6 +40,7 @@ const { values } = parseArgs({
     size: { type: 'string', default: '4' },
     sessions: { type: 'string', default: '20' },
     reuse: { type: 'boolean', default: false },
+    workers: { type: 'string', default: '1' },
     only: { type: 'string', default: '' },
     /** Extra Wharf config, e.g. --set store.engine=postgres (repeatable). */
     set: { type: 'string', multiple: true, default: [] },
@@ -41,6 +49,9 @@ const { values } = parseArgs({
 const MESSAGES = Number(values.messages);
 const SIZE = Math.round(Number(values.size) * 1024);
 const SESSIONS = Number(values.sessions);
+const WORKERS = Number(values.workers);
+/** USER_HZ: the unit of /proc/PID/stat times (100 on Linux). */
+const CLOCK_TICKS = 100;
 const WARMUP = Math.max(SESSIONS, Math.min(200, Math.round(MESSAGES / 10)));
 const DOMAIN = 'bench.test';
 const RCPT = `bench@${DOMAIN}`;
@@ -68,16 +79,21 @@ function smtpSource(port: number, messages: number): Promise<number> {
 function overrides(): Record<string, unknown> {
   const set: Record<string, unknown> = { hostname: 'wharf.bench.test', 'auth.scrypt_cost': 10, 'log.level': 'error', 'queue.enabled': false, 'store.fsync': true };
   for (const s of listenerSections()) set[`${s}.enabled`] = false;
+  // --set store.* must reach the instances that create the user and count the INBOX too.
+  for (const kv of values.set!) {
+    const i = kv.indexOf('=');
+    if (i > 0 && kv.startsWith('store.')) set[kv.slice(0, i)] = kv.slice(i + 1);
+  }
   return set;
 }
 
-async function startWharf(dir: string): Promise<{ port: number; child: ChildProcess; peakRss: () => number; stop: () => Promise<void> }> {
+async function startWharf(dir: string): Promise<{ port: number; child: ChildProcess; peakRss: () => number; cpu: () => number[]; stop: () => Promise<void> }> {
   const setup = new Wharf({ config: loadConfig({ overrides: overrides() }), dataDir: dir, logStream: null });
   await setup.open();
   await setup.accounts.addDomain(DOMAIN);
   await setup.accounts.addUser(RCPT, 'bench-password');
   await setup.stop();
-  const set = { ...overrides(), 'smtp.enabled': true, 'smtp.host': '127.0.0.1', 'smtp.port': 0, 'smtp.max_per_ip': 10_000, 'smtp.max_connections': 10_000 };
+  const set = { ...overrides(), 'smtp.enabled': true, 'smtp.host': '127.0.0.1', 'smtp.port': 0, 'smtp.max_per_ip': 10_000, 'smtp.max_connections': 10_000, 'smtp.workers': WORKERS };
   const args = [...Object.entries(set).flatMap(([k, v]) => ['--set', `${k}=${String(v)}`]), ...values.set!.flatMap((kv) => ['--set', kv])];
   const child = spawnWharf(['start', '--data', dir, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
@@ -93,13 +109,43 @@ async function startWharf(dir: string): Promise<{ port: number; child: ChildProc
   return {
     port,
     child,
-    // VmHWM: the process's peak resident set size, in kB.
-    peakRss: () => Number(/^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0) * 1024,
+    // VmHWM: a process's peak resident set size, in kB; the server's plus its worker children's.
+    peakRss: () => [child.pid!, ...childPids(child.pid!)].reduce((sum, pid) => sum + vmHwm(pid), 0),
+    // CPU seconds (user + system) so far, the server's first, then each worker child's.
+    cpu: () => [child.pid!, ...childPids(child.pid!)].map(cpuSecs),
     stop: async () => {
       child.kill('SIGTERM');
       await exited;
     },
   };
+}
+
+function vmHwm(pid: number): number {
+  try {
+    return Number(/^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
+  } catch {
+    return 0; // gone
+  }
+}
+
+/** A live process's user + system CPU time, in seconds (/proc/PID/stat fields 14 and 15). */
+function cpuSecs(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / CLOCK_TICKS;
+  } catch {
+    return 0;
+  }
+}
+
+/** The direct children of a process (the worker pool's), from /proc. */
+function childPids(pid: number): number[] {
+  try {
+    return readdirSync(`/proc/${pid}/task`).flatMap((t) => readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number));
+  } catch {
+    return [];
+  }
 }
 
 async function countInbox(dir: string): Promise<number> {
@@ -121,24 +167,31 @@ async function main(): Promise<void> {
   }
   const dir = mkdtempSync(join(tmpdir(), 'wharf-bench-smtp-'));
   if (values.set!.length) console.error(`wharf config: ${values.set!.join(' ')}`);
-  const shape = `${MESSAGES} messages of ${values.size} KiB over ${SESSIONS} sessions${values.reuse ? ' (connections reused)' : ' (a connection per message)'}`;
+  const shape = `${MESSAGES} messages of ${values.size} KiB over ${SESSIONS} sessions${values.reuse ? ' (connections reused)' : ' (a connection per message)'}${WORKERS > 1 ? `, smtp.workers=${WORKERS}` : ''}`;
   console.error(`smtp-source: ${shape}, after a warm-up of ${WARMUP} ...`);
   let wharf: Awaited<ReturnType<typeof startWharf>> | null = null;
   let postfix: Awaited<ReturnType<typeof startPostfix>> | null = null;
   try {
     wharf = await startWharf(join(dir, 'wharf'));
     await smtpSource(wharf.port, WARMUP);
+    const cpu0 = wharf.cpu();
     const wSecs = await smtpSource(wharf.port, MESSAGES);
+    const cpu1 = wharf.cpu();
     const rss = wharf.peakRss();
+    // CPU per message is what a busy, shared machine distorts least; per process shows the spread.
+    const perProcess = cpu1.map((c, i) => c - (cpu0[i] ?? 0));
+    const cpuMs = (perProcess.reduce((a, b) => a + b, 0) * 1000) / MESSAGES;
+    const cpuRow: [string, string] = ['wharf cpu per message', `${cpuMs.toFixed(2)} ms${perProcess.length > 1 ? ` (${perProcess.map((c) => `${c.toFixed(1)} s`).join(' + ')})` : ''}`];
     await wharf.stop();
     wharf = null;
     const stored = await countInbox(join(dir, 'wharf'));
     if (stored !== WARMUP + MESSAGES) throw new Error(`Wharf's INBOX holds ${stored} messages, expected ${WARMUP + MESSAGES}`);
-    console.error(`wharf: ${(MESSAGES / wSecs).toFixed(0)} messages/s`);
+    console.error(`wharf: ${(MESSAGES / wSecs).toFixed(0)} messages/s, ${cpuMs.toFixed(2)} ms cpu per message`);
     if (values.only === 'wharf') {
       printTable(`SMTP in, durable, smtp-source: ${shape}`, [
         ['wharf (250 = in the INBOX)', `${(MESSAGES / wSecs).toFixed(0)} messages/s`],
-        ['wharf peak rss', `${(rss / 1048576).toFixed(0)} MiB`],
+        [`wharf peak rss${WORKERS > 1 ? ` (${WORKERS} processes)` : ''}`, `${(rss / 1048576).toFixed(0)} MiB`],
+        cpuRow,
       ]);
       return;
     }
@@ -169,7 +222,8 @@ async function main(): Promise<void> {
       ['postfix (250 = in the queue)', `${p.toFixed(0)} messages/s`],
       ['ratio wharf/postfix', (w / p).toFixed(2)],
       ['postfix until in the Maildir', `${(MESSAGES / pDeliveredSecs).toFixed(0)} messages/s`],
-      ['wharf peak rss', `${(rss / 1048576).toFixed(0)} MiB`],
+      [`wharf peak rss${WORKERS > 1 ? ` (${WORKERS} processes)` : ''}`, `${(rss / 1048576).toFixed(0)} MiB`],
+      cpuRow,
     ]);
   } finally {
     await wharf?.stop();

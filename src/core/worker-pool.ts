@@ -29,9 +29,10 @@
 //  - The primary keeps its descriptors open: a child that dies is forked again (at most
 //    `restart.max` times per `restart.windowMs`, so a child that dies at once does not spin) and
 //    handed the same sockets; the port never changes.
-//  - Children forward their bus events (FORWARDED_EVENTS; 'log' above debug) to the primary's
-//    bus, but only while the primary has listeners for that event (polled), so an unobserved
-//    node pays nothing. A child's session ids end in "@<pid>" so they stay unique in the console.
+//  - Children forward their bus events (FORWARDED_EVENTS and the pool's `forward` extras; 'log'
+//    above debug) to the primary's bus, but only while the primary has listeners for that event
+//    (polled), so an unobserved node pays nothing. A child's session ids end in "@<pid>" so
+//    they stay unique in the console.
 //  - Per process: limits (max_connections, max_per_ip), the login throttle, caches. Shared
 //    through the store: accounts, mailboxes, POP3 maildrop leases, IMAP change notifications.
 //  - stop() asks every child to drain with the deadline and waits for it (SIGKILL one second
@@ -113,6 +114,8 @@ export interface WorkerPoolOptions {
   restart?: { max?: number; windowMs?: number; delayMs?: number };
   /** How often the primary's bus is checked for listeners of the forwarded events (default 250 ms). */
   eventPollMs?: number;
+  /** Bus events the children forward besides FORWARDED_EVENTS (same rule: while the primary listens), e.g. 'queue-kick'. */
+  forward?: readonly string[];
 }
 
 /** The config a child runs: only `sections` enabled, their `workers` at 1, transcripts logged by the primary. */
@@ -203,8 +206,11 @@ export class WorkerPool {
   private localLoad = 0;
   private turn = 0;
   private readonly dispatchers: (() => void)[] = [];
+  /** FORWARDED_EVENTS and this pool's extra `forward` events. */
+  private readonly forwardable: string[];
 
   constructor(private readonly opts: WorkerPoolOptions) {
+    this.forwardable = [...new Set<string>([...FORWARDED_EVENTS, ...(opts.forward ?? [])])];
     this.listeners = opts.listeners instanceof Map ? new Map(opts.listeners) : new Map(Object.entries(opts.listeners));
     const local = opts.local ?? {};
     this.local = local instanceof Map ? new Map(local) : new Map(Object.entries(local));
@@ -324,8 +330,9 @@ export class WorkerPool {
 
   /** The forwarded events the primary's bus has listeners for now. */
   private wanted(): string[] {
-    return FORWARDED_EVENTS.filter((e) => this.opts.wharf.bus.listenerCount(e) > 0);
+    return this.forwardable.filter((e) => this.opts.wharf.bus.listenerCount(e) > 0);
   }
+
 
   private refreshEvents(): void {
     const now = this.wanted();
@@ -418,7 +425,7 @@ export class WorkerPool {
   }
 
   private forward(event: string, payload: unknown, pid: number | undefined): void {
-    if (!(FORWARDED_EVENTS as readonly string[]).includes(event)) return;
+    if (!this.forwardable.includes(event)) return;
     const bus = this.opts.wharf.bus;
     if (event === 'log' && payload && typeof payload === 'object') bus.emit('log', { ...(payload as { level: 'info'; msg: string }), worker: pid });
     else bus.emit(event, payload);
@@ -480,6 +487,8 @@ export interface PooledOptions {
   services: Service[];
   /** Default 'kernel'. */
   balance?: Balance;
+  /** Extra bus events the children forward (WorkerPoolOptions.forward). */
+  forward?: readonly string[];
 }
 
 /**
@@ -535,6 +544,7 @@ class PooledService implements Service {
         sections: this.opts.services.map((s) => s.name),
         listeners: servers,
         ...(dispatch ? { balance: 'least-connections' as const, local: feeds } : {}),
+        ...(this.opts.forward ? { forward: this.opts.forward } : {}),
       });
       this.pool = pool;
       await pool.start();
